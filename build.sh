@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Entry point: sets up what the build needs on this machine, then runs the Cake task graph (build/build.cake).
+#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL]
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+usage() {
+  cat <<'USAGE'
+Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL]
+
+  --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
+                     Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
+  --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
+  --force            re-run the target stage even if it is fresh
+  --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
+USAGE
+}
+
+target="SmokePredict"
+dataset="fashion-mnist"
+force=""
+verbosity=""
+while [ $# -gt 0 ]; do
+  arg="$1"
+  case "$arg" in
+    --target=*) target="${arg#*=}" ;;
+    --dataset=*) dataset="${arg#*=}" ;;
+    --verbosity=*) verbosity="${arg#*=}" ;;
+    --target|--dataset|--verbosity)
+      [ $# -ge 2 ] || { echo "build.sh: $arg needs a value" >&2; exit 2; }
+      case "$arg" in
+        --target) target="$2" ;;
+        --dataset) dataset="$2" ;;
+        --verbosity) verbosity="$2" ;;
+      esac
+      shift ;;
+    --force) force="--force" ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "build.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+is_root() { [ "$(id -u)" = 0 ]; }
+debian_codename() { [ -r /etc/os-release ] && . /etc/os-release && echo "${VERSION_CODENAME:-}"; }
+
+# --- .NET SDK -----------------------------------------------------------------------------------------------
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "build.sh: the .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+  exit 1
+fi
+
+# --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13) ---------------------------
+libstdcxx=""
+for candidate in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/aarch64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6; do
+  [ -e "$candidate" ] && { libstdcxx="$candidate"; break; }
+done
+if [ -n "$libstdcxx" ] && ! grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx"; then
+  if is_root && [ "$(debian_codename)" = "bookworm" ]; then
+    echo "build.sh: $libstdcxx lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13's libstdc++); installing it from Debian 13 (trixie), pinned low"
+    # The mirror already configured for bookworm serves trixie too; no host name is written here.
+    mirror="$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+    if [ -z "$mirror" ]; then
+      mirror="$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
+    fi
+    [ -n "$mirror" ] || { echo "build.sh: found no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2; exit 1; }
+    printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
+      > /etc/apt/sources.list.d/pipeline-trixie.sources
+    printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/pipeline-trixie
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+    grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx" || { echo "build.sh: libstdc++6 from trixie did not provide GLIBCXX_3.4.32" >&2; exit 1; }
+  else
+    cat >&2 <<MSG
+build.sh: $libstdcxx lacks GLIBCXX_3.4.32; TorchSharp (training) needs libstdc++ from GCC 13 or newer.
+  On Debian 12, as root:
+    printf 'Types: deb\nURIs: <your Debian mirror, as in /etc/apt/sources.list.d/debian.sources>\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > /etc/apt/sources.list.d/pipeline-trixie.sources
+    printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/pipeline-trixie
+    apt-get update && apt-get install -t trixie libstdc++6
+  Elsewhere: install GCC 13's libstdc++ (or newer) from your distribution.
+MSG
+    exit 1
+  fi
+fi
+
+# --- the default dataset's files --------------------------------------------------------------------------
+fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ]; } && [ ! -e "$fashion" ]; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    echo "build.sh: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+    if ! apt-cache show dataset-fashion-mnist >/dev/null 2>&1; then apt-get update -qq; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "build.sh: Fashion-MNIST is missing ($fashion); install it with: sudo apt-get install dataset-fashion-mnist" >&2
+    exit 1
+  fi
+fi
+
+# --- the Cake runner (pinned in .config/dotnet-tools.json) -------------------------------------------------
+packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+if [ ! -d "$packages/cake.tool/7.0.0" ]; then
+  dotnet tool restore >/dev/null
+fi
+
+# --- the engine the Cake script loads; rebuilt only when its sources changed -------------------------------
+bin="$root/build/.bin"
+stamp="$bin/.built"
+cake_args=()
+if [ ! -e "$stamp" ] || [ -n "$(find src Directory.Build.props Directory.Packages.props global.json -newer "$stamp" \
+      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit 2>/dev/null)" ]; then
+  echo "build.sh: building the pipeline engine"
+  dotnet build src/Pipeline.Cli/Pipeline.Cli.csproj -c Release -o "$bin" -nologo -v quiet -clp:ErrorsOnly
+  touch "$stamp"
+  cake_args+=(--invalidate-script-cache)
+fi
+
+cake_args+=("--target=$target" "--dataset=$dataset")
+[ -n "$force" ] && cake_args+=(--force)
+[ -n "$verbosity" ] && cake_args+=("--verbosity=$verbosity")
+exec dotnet tool run dotnet-cake build/build.cake "${cake_args[@]}"

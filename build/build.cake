@@ -1,0 +1,92 @@
+// The task graph and nothing else of substance: each stage task asks the engine (Pipeline.Core, built by
+// build.sh into build/.bin) whether its stage is stale, and runs it through the same engine.
+#r "./.bin/Pipeline.Core.dll"
+
+using Pipeline.Core.Build;
+
+var target = Argument("target", "SmokePredict");
+var dataset = Argument("dataset", "fashion-mnist");
+var force = HasArgument("force") && Argument("force", "true") != "false";
+var root = MakeAbsolute(Directory("..")).FullPath;
+
+string[] stages = ["Labels", "Records", "Train", "Evaluate", "Export", "SmokePredict"];
+string[] others = ["Status", "Test", "Clean"];
+if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
+{
+    throw new Exception($"Unknown target \"{target}\"; targets: {string.Join(", ", stages.Concat(others))}");
+}
+target = stages.Concat(others).First(t => t.Equals(target, StringComparison.OrdinalIgnoreCase));
+
+DatasetPipeline pipeline = null;
+DatasetPipeline Pipeline() => pipeline ??= DatasetPipeline.Open(root, dataset, message => Information(message));
+IDisposable held = null;
+
+Setup(context =>
+{
+    if (stages.Contains(target))
+    {
+        held = Pipeline().Lock(message => Warning(message));
+    }
+});
+
+Teardown(context => held?.Dispose());
+
+// A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
+void StageTask(string name, string dependsOn)
+{
+    var task = Task(name);
+    if (dependsOn is not null)
+    {
+        task.IsDependentOn(dependsOn);
+    }
+    if (!stages.Take(Array.IndexOf(stages, target) + 1).Contains(name))
+    {
+        return;
+    }
+    var stage = name.ToLowerInvariant();
+    var forced = force && name == target;
+    task.WithCriteria(() => Pipeline().NeedsRun(stage, forced, message => Information(message)), Pipeline().SkipReason(stage))
+        .Does(() =>
+        {
+            var outcome = Pipeline().Run(stage, forced);
+            Information($"{name}: built in {outcome.Elapsed.TotalSeconds:F1} s" + (outcome.OutputsChanged ? "" : " (outputs identical to the previous build)"));
+        });
+}
+
+// Later stages exist in the graph so the chain reads whole; each fails clearly until it is built.
+void PendingTask(string name, string dependsOn, string issue) =>
+    Task(name).IsDependentOn(dependsOn).Does(() =>
+        throw new Exception($"{name} is not implemented yet ({issue}); build up to Records with --target=Records"));
+
+StageTask("Labels", null);
+StageTask("Records", "Labels");
+PendingTask("Train", "Records", "issue #3");
+PendingTask("Evaluate", "Train", "issue #3");
+PendingTask("Export", "Evaluate", "issue #4");
+PendingTask("SmokePredict", "Export", "issue #4");
+
+Task("Status").Does(() => Console.Write(StatusTable.Render(Pipeline())));
+
+Task("Test").Does(() => DotNetTest(System.IO.Path.Combine(root, "Pipeline.sln")));
+
+Task("Clean").Does(() =>
+{
+    var folder = System.IO.Path.Combine(root, "artifacts", Pipeline().Dataset.Name);
+    using (Pipeline().Lock(message => Warning(message)))
+    {
+        foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(folder))
+        {
+            if (System.IO.Path.GetFileName(entry) is ".run.lock" or ".run.owner")
+            {
+                continue;
+            }
+            if (System.IO.Directory.Exists(entry)) System.IO.Directory.Delete(entry, true); else System.IO.File.Delete(entry);
+        }
+    }
+    Information($"Removed the outputs of {Pipeline().Dataset.Name} ({folder})");
+});
+
+// Cake refuses to skip the task it was asked for, so stage targets run through this aggregate, which has
+// no action of its own and so stays out of the summary.
+Task("Build").IsDependentOn(target);
+RunTarget(stages.Contains(target) ? "Build" : target);

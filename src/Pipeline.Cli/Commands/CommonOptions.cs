@@ -1,0 +1,55 @@
+using System.CommandLine;
+using Pipeline.Core.Engine;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>Options shared by the commands that work on a dataset, and the one place errors become exit codes.</summary>
+internal static class CommonOptions
+{
+    public static Option<string> Dataset() => new("--dataset", "-d")
+    {
+        Description = "Dataset name (datasets/NAME) or path to a dataset folder or dataset.json",
+        DefaultValueFactory = _ => "fashion-mnist",
+    };
+
+    public static Option<string?> Root() => new("--root")
+    {
+        Description = "Repository root holding datasets/ and artifacts/ (default: found from the current folder)",
+    };
+
+    /// <summary>The nearest folder upwards holding Pipeline.sln, else the current folder.</summary>
+    public static string FindRoot(string? given)
+    {
+        if (given is not null)
+        {
+            return Path.GetFullPath(given);
+        }
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        return Environment.CurrentDirectory;
+    }
+
+    /// <summary>Runs a command body: a failure a person can act on is one line on stderr and exit code 1.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (PipelineException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using System.CommandLine;
+using Pipeline.Core.Build;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>`pipeline status`: one line per stage, fresh or stale, and why.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var dataset = CommonOptions.Dataset();
+        var root = CommonOptions.Root();
+        var command = new Command("status", "Show which stages are fresh or stale, and why") { dataset, root };
+        command.SetAction(parse => CommonOptions.Guard(() =>
+        {
+            var pipeline = DatasetPipeline.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
+            Console.Write(StatusTable.Render(pipeline));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,106 @@
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Labels;
+using Pipeline.Core.Records;
+
+namespace Pipeline.Core.Build;
+
+/// <summary>One dataset's chain of stages over one engine: what Cake, the CLI and tests drive.</summary>
+public sealed class DatasetPipeline
+{
+    private readonly Dictionary<string, StageStatus> _firstLook = new(StringComparer.Ordinal);
+
+    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, IReadOnlyList<IStage> stages)
+    {
+        Dataset = dataset;
+        ArtifactsDirectory = artifacts;
+        Engine = engine;
+        Stages = stages;
+    }
+
+    public DatasetDefinition Dataset { get; }
+
+    /// <summary>artifacts/&lt;dataset name&gt;.</summary>
+    public string ArtifactsDirectory { get; }
+
+    public StageEngine Engine { get; }
+
+    /// <summary>The implemented stages in build order.</summary>
+    public IReadOnlyList<IStage> Stages { get; }
+
+    /// <param name="repositoryRoot">Holds datasets/ and artifacts/; paths under it are shown relative to it.</param>
+    /// <param name="dataset">A dataset name (datasets/NAME) or a path to a dataset folder or dataset.json.</param>
+    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null)
+    {
+        var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
+        var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));
+        Directory.CreateDirectory(artifacts);
+        var hashes = FileHashCache.Open(Path.Combine(artifacts, ".file-hashes.json"));
+        var engine = new StageEngine(artifacts, repositoryRoot, hashes, log);
+        var downloads = new DownloadCache(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), ".downloads"));
+        var source = DatasetSources.Create(definition, downloads);
+        IStage[] stages =
+        [
+            new LabelsStage(definition, source),
+            new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch),
+        ];
+        return new DatasetPipeline(definition, artifacts, engine, stages);
+    }
+
+    public IStage Stage(string name) =>
+        Stages.FirstOrDefault(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new PipelineException($"no stage named \"{name}\"; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+
+    /// <summary>Status of every stage, in build order.</summary>
+    public IReadOnlyList<StageStatus> Status() => Stages.Select(s => Engine.Check(s)).ToList();
+
+    /// <summary>Stages up to and including <paramref name="target"/>, in build order.</summary>
+    public IReadOnlyList<IStage> Chain(string target)
+    {
+        var stage = Stage(target);
+        return Stages.Take(Stages.ToList().IndexOf(stage) + 1).ToList();
+    }
+
+    /// <summary>
+    /// The reason Cake shows if the stage is skipped. Cake fixes a skip message when the task graph is built, before
+    /// anything runs, so this is the engine's verdict at that moment; a stage stale then can only be fresh later
+    /// because an upstream stage rebuilt to identical outputs.
+    /// </summary>
+    public string SkipReason(string stage)
+    {
+        var status = FirstLook(stage);
+        return status.IsFresh ? status.Summary : "up to date: upstream rebuilt with identical outputs";
+    }
+
+    /// <summary>Checks the stage now, says in one line whether it runs and why, and returns whether it must run.</summary>
+    public bool NeedsRun(string stage, bool force, Action<string> say)
+    {
+        var status = Engine.Check(Stage(stage), force);
+        say($"{Title(stage)}: {(status.IsFresh ? "fresh" : "stale")} — {status.Summary}");
+        return !status.IsFresh;
+    }
+
+    public StageOutcome Run(string stage, bool force, CancellationToken cancellation = default) =>
+        Engine.Run(Stage(stage), force, cancellation);
+
+    public ArtifactsLock Lock(Action<string> log, TimeSpan? timeout = null) => ArtifactsLock.Acquire(ArtifactsDirectory, timeout, log);
+
+    public static string Title(string stage) => char.ToUpperInvariant(stage[0]) + stage[1..];
+
+    private StageStatus FirstLook(string stage)
+    {
+        if (!_firstLook.TryGetValue(stage, out var status))
+        {
+            try
+            {
+                status = Engine.Check(Stage(stage));
+            }
+            catch (PipelineException e)
+            {
+                status = new StageStatus(stage, false, [e.Message], "");
+            }
+            _firstLook[stage] = status;
+        }
+        return status;
+    }
+}

@@ -1,0 +1,199 @@
+using System.Collections;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Pipeline.Core.Engine;
+
+namespace Pipeline.Core.Datasets;
+
+/// <summary>Reads dataset.json into a <see cref="DatasetDefinition"/>, rejecting unknown keys with the list of known ones.</summary>
+public static class DatasetLoader
+{
+    public const string FileName = "dataset.json";
+
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        AllowOutOfOrderMetadataProperties = true,
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>Finds a dataset by name (datasets/NAME/dataset.json under the repository) or by path (a folder or the file).</summary>
+    public static string Locate(string nameOrPath, string repositoryRoot)
+    {
+        var candidates = new[]
+        {
+            nameOrPath,
+            Path.Combine(nameOrPath, FileName),
+            Path.Combine(repositoryRoot, "datasets", nameOrPath, FileName),
+        };
+        foreach (var candidate in candidates)
+        {
+            if (File.Exists(candidate))
+            {
+                return Path.GetFullPath(candidate);
+            }
+        }
+        var known = Directory.Exists(Path.Combine(repositoryRoot, "datasets"))
+            ? Directory.GetDirectories(Path.Combine(repositoryRoot, "datasets"))
+                .Where(d => File.Exists(Path.Combine(d, FileName))).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray()
+            : [];
+        throw new PipelineException(
+            $"no dataset named \"{nameOrPath}\" (looked for {candidates[1]} and datasets/{nameOrPath}/{FileName}); known datasets: {string.Join(", ", known)}");
+    }
+
+    public static DatasetDefinition Load(string path)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip,
+                AllowTrailingCommas = true,
+            });
+        }
+        catch (JsonException e)
+        {
+            throw new PipelineException($"not valid JSON: {e.Message}", path, e);
+        }
+        catch (IOException e)
+        {
+            throw new PipelineException($"cannot read: {e.Message}", path, e);
+        }
+
+        CheckKeys(root, typeof(DatasetDefinition), "", path);
+        DatasetDefinition? definition;
+        try
+        {
+            definition = root.Deserialize<DatasetDefinition>(Options);
+        }
+        catch (JsonException e)
+        {
+            var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path.TrimStart('$', '.')}";
+            throw new PipelineException($"invalid dataset definition{where}: {e.Message}", path, e);
+        }
+        if (definition is null)
+        {
+            throw new PipelineException("empty dataset definition", path);
+        }
+
+        Validate(definition, path);
+        return definition with { Directory = Path.GetDirectoryName(Path.GetFullPath(path))!, DefinitionPath = Path.GetFullPath(path) };
+    }
+
+    private static void Validate(DatasetDefinition d, string path)
+    {
+        if (string.IsNullOrWhiteSpace(d.Name) || d.Name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            throw new PipelineException($"name \"{d.Name}\" must be letters, digits, '-', '_' or '.' (it names the artifacts folder)", path);
+        }
+        if (d.Records.OnBadImage is not ("error" or "skip"))
+        {
+            throw new PipelineException($"records.on_bad_image is \"{d.Records.OnBadImage}\"; use \"error\" or \"skip\"", path);
+        }
+        if (d.Records.JpegQuality is < 1 or > 100)
+        {
+            throw new PipelineException($"records.jpeg_quality is {d.Records.JpegQuality}; use 1 to 100", path);
+        }
+        foreach (var (split, shards) in d.Records.Shards)
+        {
+            if (shards < 1)
+            {
+                throw new PipelineException($"records.shards.{split} is {shards}; a split needs at least one shard", path);
+            }
+        }
+        if (d.Source is FoldersSourceDefinition folders &&
+            (folders.ValidationPercent < 0 || folders.TestPercent < 0 || folders.ValidationPercent + folders.TestPercent >= 100))
+        {
+            throw new PipelineException("source.validation_percent + source.test_percent must be between 0 and 100, leaving some images to train on", path);
+        }
+    }
+
+    /// <summary>Walks the JSON beside the record types and names any key no type declares.</summary>
+    private static void CheckKeys(JsonNode? node, Type type, string where, string file)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (node is JsonArray array)
+        {
+            var element = ElementType(type);
+            if (element is not null)
+            {
+                for (var i = 0; i < array.Count; i++)
+                {
+                    CheckKeys(array[i], element, $"{where}[{i}]", file);
+                }
+            }
+            return;
+        }
+        if (node is not JsonObject obj)
+        {
+            return;
+        }
+
+        var dictionaryValue = DictionaryValueType(type);
+        if (dictionaryValue is not null)
+        {
+            foreach (var (key, value) in obj)
+            {
+                CheckKeys(value, dictionaryValue, Join(where, key), file);
+            }
+            return;
+        }
+
+        var known = new Dictionary<string, Type>(StringComparer.Ordinal);
+        var polymorphic = type.GetCustomAttribute<JsonPolymorphicAttribute>();
+        if (polymorphic is not null)
+        {
+            var kinds = type.GetCustomAttributes<JsonDerivedTypeAttribute>().ToDictionary(a => (string)a.TypeDiscriminator!, a => a.DerivedType);
+            var kind = obj[polymorphic.TypeDiscriminatorPropertyName!] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+            if (kind is null || !kinds.TryGetValue(kind, out var derived))
+            {
+                throw new PipelineException(
+                    $"{Join(where, polymorphic.TypeDiscriminatorPropertyName!)} is {(kind is null ? "missing" : $"\"{kind}\"")}; use one of: {string.Join(", ", kinds.Keys.Order())}", file);
+            }
+            type = derived;
+            known[polymorphic.TypeDiscriminatorPropertyName!] = typeof(string);
+        }
+
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+            {
+                known[JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name)] = property.PropertyType;
+            }
+        }
+        foreach (var (key, value) in obj)
+        {
+            if (!known.TryGetValue(key, out var propertyType))
+            {
+                var section = where.Length == 0 ? "the top level" : where;
+                throw new PipelineException(
+                    $"unknown key \"{key}\" in {section}; known keys: {string.Join(", ", known.Keys.Order(StringComparer.Ordinal))}", file);
+            }
+            CheckKeys(value, propertyType, Join(where, key), file);
+        }
+    }
+
+    private static string Join(string where, string key) => where.Length == 0 ? key : $"{where}.{key}";
+
+    private static Type? DictionaryValueType(Type type)
+    {
+        var dictionary = type.IsGenericType && type.GetGenericTypeDefinition() is var g &&
+                         (g == typeof(IReadOnlyDictionary<,>) || g == typeof(Dictionary<,>) || g == typeof(IDictionary<,>));
+        return dictionary ? type.GetGenericArguments()[1] : null;
+    }
+
+    private static Type? ElementType(Type type)
+    {
+        if (type.IsArray)
+        {
+            return type.GetElementType();
+        }
+        return type.IsGenericType && typeof(IEnumerable).IsAssignableFrom(type) ? type.GetGenericArguments()[0] : null;
+    }
+}

@@ -1,0 +1,84 @@
+using Pipeline.Core.Engine;
+
+namespace Pipeline.Core.Datasets;
+
+/// <summary>Examples from MNIST-format IDX image and label files.</summary>
+public sealed class IdxSource : IDatasetSource
+{
+    private readonly IdxSourceDefinition _definition;
+    private readonly DatasetDefinition _dataset;
+
+    public IdxSource(DatasetDefinition dataset, IdxSourceDefinition definition)
+    {
+        _dataset = dataset;
+        _definition = definition;
+        Splits = SplitOrder.Sort(definition.Splits.Keys);
+    }
+
+    public IReadOnlyList<string> Splits { get; }
+
+    public IReadOnlyList<StageInput> LabelInputs(string split) =>
+        [StageInput.File($"{split}.labels", LabelsPath(split))];
+
+    public IReadOnlyList<StageInput> ExampleInputs(string split) =>
+        [.. LabelInputs(split), StageInput.File($"{split}.images", _dataset.Resolve(_definition.Splits[split].Images))];
+
+    public IEnumerable<(string Label, string Origin)> Labels(string split)
+    {
+        var path = LabelsPath(split);
+        var labels = ReadLabels(path);
+        for (var i = 0; i < labels.Count; i++)
+        {
+            yield return (ClassName(labels.Data[i], path, i), $"{Path.GetFileName(path)}: item {i}");
+        }
+    }
+
+    public IReadOnlyList<SourceExample> Examples(string split)
+    {
+        var labelsPath = LabelsPath(split);
+        var imagesPath = _dataset.Resolve(_definition.Splits[split].Images);
+        var labels = ReadLabels(labelsPath);
+        var images = IdxFile.Read(imagesPath);
+        if (images.Dimensions.Count != 3)
+        {
+            throw new PipelineException($"expected images (count × rows × columns), found {images.Dimensions.Count} dimensions", imagesPath);
+        }
+        if (images.Count != labels.Count)
+        {
+            throw new PipelineException($"{images.Count} images but {labels.Count} labels in {labelsPath}", imagesPath);
+        }
+
+        var (rows, columns) = (images.Dimensions[1], images.Dimensions[2]);
+        var size = rows * columns;
+        var imageFile = Path.GetFileName(imagesPath);
+        var stem = imageFile.Split('.')[0];
+        var examples = new SourceExample[images.Count];
+        for (var i = 0; i < images.Count; i++)
+        {
+            var label = ClassName(labels.Data[i], labelsPath, i);
+            var pixels = new ReadOnlyMemory<byte>(images.Data, i * size, size);
+            examples[i] = new SourceExample(split, label, $"{imageFile}: image {i}",
+                new PixelImageRef($"{stem}-{i:D5}.png", pixels, columns, rows));
+        }
+        return examples;
+    }
+
+    private string LabelsPath(string split) => _dataset.Resolve(_definition.Splits[split].Labels);
+
+    private static IdxFile ReadLabels(string path)
+    {
+        var labels = IdxFile.Read(path);
+        if (labels.Dimensions.Count != 1)
+        {
+            throw new PipelineException($"expected a labels file (one dimension), found {labels.Dimensions.Count} dimensions", path);
+        }
+        return labels;
+    }
+
+    private string ClassName(byte index, string path, int item) =>
+        index < _definition.ClassNames.Count
+            ? _definition.ClassNames[index]
+            : throw new PipelineException(
+                $"item {item}: label {index} has no name (source.class_names lists {_definition.ClassNames.Count}); add it to dataset.json",
+                path);
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Pipeline.Core.Engine;
+
+/// <summary>JSON with sorted keys and invariant numbers, so equal values always give equal bytes.</summary>
+public static class CanonicalJson
+{
+    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions Indented = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true };
+
+    public static string Serialize(JsonNode? node, bool indented = false)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, indented ? Indented : Compact))
+        {
+            Write(writer, node);
+        }
+        var text = Encoding.UTF8.GetString(buffer.ToArray());
+        return indented ? text.ReplaceLineEndings("\n") + "\n" : text;
+    }
+
+    private static void Write(Utf8JsonWriter writer, JsonNode? node)
+    {
+        switch (node)
+        {
+            case null:
+                writer.WriteNullValue();
+                break;
+            case JsonObject obj:
+                writer.WriteStartObject();
+                foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    writer.WritePropertyName(key);
+                    Write(writer, value);
+                }
+                writer.WriteEndObject();
+                break;
+            case JsonArray array:
+                writer.WriteStartArray();
+                foreach (var item in array)
+                {
+                    Write(writer, item);
+                }
+                writer.WriteEndArray();
+                break;
+            case JsonValue value:
+                WriteValue(writer, value);
+                break;
+        }
+    }
+
+    private static void WriteValue(Utf8JsonWriter writer, JsonValue value)
+    {
+        var element = value.GetValueKind();
+        if (element == JsonValueKind.Number && value.TryGetValue<double>(out var number))
+        {
+            // One spelling per number: 1, 1.0 and 1e0 must fingerprint alike.
+            writer.WriteRawValue(number.ToString("R", CultureInfo.InvariantCulture));
+            return;
+        }
+        value.WriteTo(writer);
+    }
+
+    /// <summary>Flattens a JSON value into dotted paths ("shards.train" → "4") for change reports.</summary>
+    public static SortedDictionary<string, string> Flatten(JsonNode? node, string prefix)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        FlattenInto(result, node, prefix);
+        return result;
+    }
+
+    private static void FlattenInto(SortedDictionary<string, string> result, JsonNode? node, string path)
+    {
+        if (node is JsonObject obj && obj.Count > 0)
+        {
+            foreach (var (key, value) in obj)
+            {
+                FlattenInto(result, value, $"{path}.{key}");
+            }
+            return;
+        }
+        result[path] = Serialize(node);
+    }
+}

@@ -1,0 +1,12 @@
+using System.Text.Json.Nodes;
+
+namespace Pipeline.Core.Engine;
+
+/// <summary>The data half of a stage: what it reads, the parameters it depends on, and what it writes.</summary>
+/// <param name="Inputs">Everything whose content the outputs depend on.</param>
+/// <param name="Parameters">The stage's own part of dataset.json (plus anything else it reads), as JSON.</param>
+/// <param name="Outputs">Paths relative to the dataset's artifacts folder: files, or folders written whole.</param>
+public sealed record StageDeclaration(
+    IReadOnlyList<StageInput> Inputs,
+    JsonObject Parameters,
+    IReadOnlyList<string> Outputs);

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Pipeline.Core.Engine;
+
+/// <summary>Decides whether a stage is stale, says why, and rebuilds it so a crash never leaves it looking fresh.</summary>
+public sealed class StageEngine
+{
+    private readonly string _artifacts;
+    private readonly string _displayRoot;
+    private readonly FileHashCache _hashes;
+    private readonly Action<string> _log;
+
+    /// <param name="artifactsDirectory">artifacts/&lt;dataset&gt;: outputs, the lock file and temporary folders.</param>
+    /// <param name="displayRoot">Paths under it are shown and recorded relative to it (the repository root).</param>
+    public StageEngine(string artifactsDirectory, string displayRoot, FileHashCache hashes, Action<string> log)
+    {
+        _artifacts = Path.GetFullPath(artifactsDirectory);
+        _displayRoot = Path.GetFullPath(displayRoot);
+        _hashes = hashes;
+        _log = log;
+    }
+
+    public string LockPath => Path.Combine(_artifacts, LockFile.FileName);
+
+    public StageStatus Check(IStage stage, bool force = false) => Evaluate(stage, force).Status;
+
+    private Evaluation Evaluate(IStage stage, bool force)
+    {
+        var declaration = stage.Declare();
+        var hashed = HashInputs(declaration.Inputs);
+        var missing = Missing(declaration.Inputs, hashed);
+        if (missing.Count > 0)
+        {
+            var display = missing.Select(name => declaration.Inputs.OfType<FileInput>().First(i => i.Name == name))
+                .Select(i => Display(i.Path)).ToList();
+            return new Evaluation(new StageStatus(stage.Name, false, [StalenessReasons.Describe("input", display, "missing")], ""), declaration, null);
+        }
+        var inputs = new SortedDictionary<string, string>(hashed!, StringComparer.Ordinal);
+        var fingerprint = Fingerprint(stage, declaration.Parameters, inputs);
+        var entry = LockFile.Load(LockPath).Find(stage.Name);
+
+        var reasons = new List<string>();
+        if (force)
+        {
+            reasons.Add("forced (--force)");
+        }
+        if (entry is null)
+        {
+            reasons.Add("never built (no entry in pipeline.lock.json)");
+            return new Evaluation(new StageStatus(stage.Name, false, reasons, fingerprint), declaration, inputs);
+        }
+
+        if (entry.Implementation != stage.ImplementationVersion)
+        {
+            reasons.Add($"implementation changed (v{entry.Implementation} → v{stage.ImplementationVersion})");
+        }
+        reasons.AddRange(StalenessReasons.ForParameters(stage.Name, entry.Parameters, declaration.Parameters));
+        reasons.AddRange(StalenessReasons.ForInputs(entry.Inputs, inputs));
+        reasons.AddRange(OutputProblems(entry));
+        if (reasons.Count == 0 && entry.Fingerprint != fingerprint)
+        {
+            reasons.Add($"fingerprint changed ({ContentHash.Short(entry.Fingerprint)} → {ContentHash.Short(fingerprint)})");
+        }
+
+        var fresh = reasons.Count == 0;
+        if (fresh)
+        {
+            var outputs = entry.Outputs.Count == 1 ? "1 output" : $"{entry.Outputs.Count} outputs";
+            reasons.Add($"up to date: inputs, parameters and code unchanged ({inputs.Count} inputs, {outputs} verified)");
+        }
+        return new Evaluation(new StageStatus(stage.Name, fresh, reasons, fingerprint), declaration, inputs);
+    }
+
+    private sealed record Evaluation(StageStatus Status, StageDeclaration Declaration, SortedDictionary<string, string>? Inputs);
+
+    /// <summary>Runs the stage if it is stale (or forced): outputs are built in a temporary folder and renamed into place.</summary>
+    public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var (status, declaration, inputs) = Evaluate(stage, force);
+        if (status.IsFresh)
+        {
+            return new StageOutcome(status, Ran: false, OutputsChanged: false, clock.Elapsed);
+        }
+        if (inputs is null)
+        {
+            throw new PipelineException($"cannot build {stage.Name}: {status.Summary}");
+        }
+        var fingerprint = status.Fingerprint;
+        var scratch = Path.Combine(_artifacts, ".tmp");
+        var temp = Path.Combine(scratch, $"{stage.Name}-{Guid.NewGuid():N}");
+        DeleteLeftovers(scratch, stage.Name);
+        Directory.CreateDirectory(temp);
+        try
+        {
+            stage.Run(new StageRun(temp, _log, cancellation));
+            cancellation.ThrowIfCancellationRequested();
+
+            var outputs = HashOutputs(temp, declaration.Outputs, stage.Name);
+            var lockFile = LockFile.Load(LockPath);
+            var previous = lockFile.Find(stage.Name);
+            var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
+
+            // Forget the old record before touching the old outputs: a crash from here on leaves the stage stale.
+            if (lockFile.Remove(stage.Name))
+            {
+                lockFile.Save(LockPath);
+            }
+            MoveIntoPlace(temp, declaration.Outputs, scratch);
+            foreach (var (relative, hash) in outputs)
+            {
+                _hashes.Remember(Path.Combine(_artifacts, relative), hash);
+            }
+            lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
+                (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
+            lockFile.Save(LockPath);
+            _hashes.Save();
+            return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed);
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Hashes every input; a missing file hashes to null (stale for a check, an error for a run).</summary>
+    private SortedDictionary<string, string?> HashInputs(IReadOnlyList<StageInput> inputs)
+    {
+        var duplicate = inputs.GroupBy(i => i.Name).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new PipelineException($"input \"{duplicate.Key}\" is declared twice");
+        }
+        var hashes = new string?[inputs.Count];
+        Parallel.For(0, inputs.Count, i => hashes[i] = inputs[i] switch
+        {
+            FileInput file => File.Exists(file.Path) ? _hashes.Hash(file.Path) : null,
+            ListingInput listing => ContentHash.OfText(string.Join('\n', listing.Entries)),
+            _ => throw new NotSupportedException(inputs[i].GetType().Name),
+        });
+        var result = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            result[inputs[i].Name] = hashes[i];
+        }
+        return result;
+    }
+
+    private static IReadOnlyList<string> Missing(IReadOnlyList<StageInput> inputs, SortedDictionary<string, string?> hashes) =>
+        inputs.OfType<FileInput>().Where(i => hashes[i.Name] is null).Select(i => i.Name).ToList();
+
+    private static string Fingerprint(IStage stage, JsonObject parameters, SortedDictionary<string, string> inputs)
+    {
+        var inputsJson = new JsonObject();
+        foreach (var (name, hash) in inputs)
+        {
+            inputsJson[name] = hash;
+        }
+        var identity = new JsonObject
+        {
+            ["stage"] = stage.Name,
+            ["implementation"] = stage.ImplementationVersion,
+            ["parameters"] = parameters.DeepClone(),
+            ["inputs"] = inputsJson,
+        };
+        return ContentHash.OfText(CanonicalJson.Serialize(identity));
+    }
+
+    private IEnumerable<string> OutputProblems(LockEntry entry)
+    {
+        var missing = new List<string>();
+        var modified = new List<string>();
+        foreach (var (relative, recorded) in entry.Outputs)
+        {
+            var path = Path.Combine(_artifacts, relative);
+            if (!File.Exists(path))
+            {
+                missing.Add(relative);
+            }
+            else if (_hashes.Hash(path) != recorded)
+            {
+                modified.Add(relative);
+            }
+        }
+        if (missing.Count > 0)
+        {
+            yield return StalenessReasons.Describe("output", missing, "missing");
+        }
+        if (modified.Count > 0)
+        {
+            yield return StalenessReasons.Describe("output", modified, "modified since it was built");
+        }
+    }
+
+    private SortedDictionary<string, string> HashOutputs(string root, IReadOnlyList<string> declared, string stage)
+    {
+        var files = new List<string>();
+        foreach (var output in declared)
+        {
+            var path = Path.Combine(root, output);
+            if (File.Exists(path))
+            {
+                files.Add(output);
+            }
+            else if (Directory.Exists(path))
+            {
+                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                    .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')));
+            }
+            else
+            {
+                throw new PipelineException($"stage {stage} finished without writing its declared output {output}");
+            }
+        }
+        var hashes = new string[files.Count];
+        Parallel.For(0, files.Count, i => hashes[i] = ContentHash.OfFile(Path.Combine(root, files[i])));
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < files.Count; i++)
+        {
+            result[files[i]] = hashes[i];
+        }
+        return result;
+    }
+
+    private void MoveIntoPlace(string temp, IReadOnlyList<string> outputs, string scratch)
+    {
+        var trash = Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}");
+        foreach (var output in outputs)
+        {
+            var source = Path.Combine(temp, output);
+            var target = Path.Combine(_artifacts, output);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            if (File.Exists(target) || Directory.Exists(target))
+            {
+                var aside = Path.Combine(trash, output);
+                Directory.CreateDirectory(Path.GetDirectoryName(aside)!);
+                Directory.Move(target, aside);
+            }
+            Directory.Move(source, target);
+        }
+        if (Directory.Exists(trash))
+        {
+            Directory.Delete(trash, recursive: true);
+        }
+    }
+
+    private static void DeleteLeftovers(string scratch, string stage)
+    {
+        if (!Directory.Exists(scratch))
+        {
+            return;
+        }
+        // Left by a run that was killed: only one run holds the artifacts folder at a time, so none is in use.
+        foreach (var leftover in Directory.EnumerateDirectories(scratch))
+        {
+            var name = Path.GetFileName(leftover);
+            if (name.StartsWith(stage + "-", StringComparison.Ordinal) || name.StartsWith("replaced-", StringComparison.Ordinal))
+            {
+                Directory.Delete(leftover, recursive: true);
+            }
+        }
+    }
+
+    public string Display(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var relative = Path.GetRelativePath(_displayRoot, full);
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative.Replace('\\', '/');
+    }
+}

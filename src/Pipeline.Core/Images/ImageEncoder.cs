@@ -1,0 +1,86 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Pipeline.Core.Images;
+
+/// <summary>
+/// Turns a source image into record bytes: baseline RGB JPEGs pass through untouched, other formats and
+/// colour models become RGB JPEG, raw grayscale pixels (IDX) become PNG.
+/// </summary>
+/// <remarks>Images are untrusted: the header is read first and absurd sizes are refused before any decode.</remarks>
+public sealed class ImageEncoder
+{
+    private readonly JpegEncoder _jpeg;
+    private readonly long _maxPixels;
+
+    public ImageEncoder(int jpegQuality, long maxPixels)
+    {
+        _jpeg = new JpegEncoder { Quality = jpegQuality, ColorType = JpegColorType.YCbCrRatio420 };
+        _maxPixels = maxPixels;
+    }
+
+    /// <summary>Encodes 8-bit grayscale pixels as a PNG.</summary>
+    public EncodedImage EncodeGray(ReadOnlySpan<byte> pixels, int width, int height) =>
+        new(GrayPngWriter.Encode(pixels, width, height), "PNG", width, height, 1, "Grayscale");
+
+    /// <summary>Encodes a file's bytes; <paramref name="location"/> and <paramref name="file"/> go into any error.</summary>
+    public EncodedImage EncodeFile(byte[] bytes, string file, string location)
+    {
+        if (bytes.Length == 0)
+        {
+            throw new BadImageException($"image {file} is empty", location);
+        }
+
+        var jpeg = JpegHeader.TryRead(bytes);
+        if (jpeg is { } header)
+        {
+            CheckSize(header.Width, header.Height, file, location);
+            if (!header.HasEndMarker)
+            {
+                throw new BadImageException($"image {file} is truncated: the JPEG has no end-of-image marker", location);
+            }
+            if (header.IsPassThroughRgb)
+            {
+                return new EncodedImage(bytes, "JPEG", header.Width, header.Height, 3, "RGB");
+            }
+        }
+
+        IImageInfo? info;
+        try
+        {
+            info = Image.Identify(bytes);
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException)
+        {
+            throw new BadImageException($"image {file} has a corrupt header: {e.Message}", location, e);
+        }
+        if (info is null)
+        {
+            throw new BadImageException($"{file} is not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", location);
+        }
+        CheckSize(info.Width, info.Height, file, location);
+
+        try
+        {
+            using var image = Image.Load<Rgb24>(bytes);
+            using var buffer = new MemoryStream();
+            image.SaveAsJpeg(buffer, _jpeg);
+            return new EncodedImage(buffer.ToArray(), "JPEG", image.Width, image.Height, 3, "RGB");
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException)
+        {
+            throw new BadImageException($"image {file} cannot be decoded: {e.Message}", location, e);
+        }
+    }
+
+    private void CheckSize(int width, int height, string file, string location)
+    {
+        if (width <= 0 || height <= 0 || (long)width * height > _maxPixels)
+        {
+            throw new BadImageException(
+                $"image {file} is {width}×{height}, outside the allowed size (records.max_image_pixels = {_maxPixels}); refused before decoding",
+                location);
+        }
+    }
+}
