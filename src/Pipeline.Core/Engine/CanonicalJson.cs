@@ -65,7 +65,7 @@ public static class CanonicalJson
         value.WriteTo(writer);
     }
 
-    /// <summary>Flattens a JSON value into dotted paths ("shards.train" → "4") for change reports.</summary>
+    /// <summary>Flattens a JSON value into dotted paths ("records.shards.train" → "4") for change reports.</summary>
     public static SortedDictionary<string, string> Flatten(JsonNode? node, string prefix)
     {
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -79,7 +79,7 @@ public static class CanonicalJson
         {
             foreach (var (key, value) in obj)
             {
-                FlattenInto(result, value, $"{path}.{key}");
+                FlattenInto(result, value, path.Length == 0 ? key : $"{path}.{key}");
             }
             return;
         }

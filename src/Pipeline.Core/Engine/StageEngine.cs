@@ -55,7 +55,7 @@ public sealed class StageEngine
         {
             reasons.Add($"implementation changed (v{entry.Implementation} → v{stage.ImplementationVersion})");
         }
-        reasons.AddRange(StalenessReasons.ForParameters(stage.Name, entry.Parameters, declaration.Parameters));
+        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters));
         reasons.AddRange(StalenessReasons.ForInputs(entry.Inputs, inputs));
         reasons.AddRange(OutputProblems(entry));
         if (reasons.Count == 0 && entry.Fingerprint != fingerprint)
@@ -66,11 +66,12 @@ public sealed class StageEngine
         var fresh = reasons.Count == 0;
         if (fresh)
         {
-            var outputs = entry.Outputs.Count == 1 ? "1 output" : $"{entry.Outputs.Count} outputs";
-            reasons.Add($"up to date: inputs, parameters and code unchanged ({inputs.Count} inputs, {outputs} verified)");
+            reasons.Add($"up to date ({Count(inputs.Count, "input")}, {Count(entry.Outputs.Count, "output")} unchanged)");
         }
         return new Evaluation(new StageStatus(stage.Name, fresh, reasons, fingerprint), declaration, inputs);
     }
+
+    private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
     private sealed record Evaluation(StageStatus Status, StageDeclaration Declaration, SortedDictionary<string, string>? Inputs);
 

@@ -8,10 +8,10 @@ public static class StalenessReasons
     private const int NamesShown = 3;
 
     /// <summary>"records.shards.train 4 → 8", "records.jpeg_quality set to 90", "labels.fixed removed (was [...])".</summary>
-    public static IEnumerable<string> ForParameters(string stage, JsonObject recorded, JsonObject current)
+    public static IEnumerable<string> ForParameters(JsonObject recorded, JsonObject current)
     {
-        var before = CanonicalJson.Flatten(recorded, stage);
-        var after = CanonicalJson.Flatten(current, stage);
+        var before = CanonicalJson.Flatten(recorded, "");
+        var after = CanonicalJson.Flatten(current, "");
         foreach (var key in before.Keys.Union(after.Keys).Order(StringComparer.Ordinal))
         {
             var had = before.TryGetValue(key, out var old);

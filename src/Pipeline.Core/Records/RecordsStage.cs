@@ -141,16 +141,24 @@ public sealed class RecordsStage : IStage
             .Select(example => Encode(example, labels, encoder, skipBad));
         using var writer = TfRecordWriter.Create(path);
         var written = 0;
-        foreach (var (example, record, reject) in encoded)
+        try
         {
-            if (reject is not null)
+            foreach (var (example, record, reject) in encoded)
             {
-                rejects.Add(reject);
-                continue;
+                if (reject is not null)
+                {
+                    rejects.Add(reject);
+                    continue;
+                }
+                writer.Write(record!);
+                counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
+                written++;
             }
-            writer.Write(record!);
-            counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
-            written++;
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
+        {
+            // PLINQ wraps what the workers threw; a person needs the bad image, not the wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
         return written;
     }

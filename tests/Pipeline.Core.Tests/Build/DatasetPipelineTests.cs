@@ -1,0 +1,266 @@
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Records;
+using Pipeline.Core.Tests.TestSupport;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Pipeline.Core.Tests.Build;
+
+public sealed class DatasetPipelineTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private DatasetPipeline Open(string dataset) => DatasetPipeline.Open(_dir.Path, dataset, _ => { });
+
+    private static void BuildAll(DatasetPipeline pipeline)
+    {
+        foreach (var stage in pipeline.Stages)
+        {
+            pipeline.Run(stage.Name, force: false);
+        }
+    }
+
+    private string Records(DatasetPipeline pipeline) => Path.Combine(pipeline.ArtifactsDirectory, RecordsStage.Output);
+
+    [Fact]
+    public void Idx_dataset_builds_labels_and_every_example_into_shards()
+    {
+        var pipeline = Open(TestDatasets.IdxDataset(_dir, train: 30, test: 9));
+
+        BuildAll(pipeline);
+
+        Assert.Equal("circle\nsquare\ntriangle\n", File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt")));
+        Assert.Equal(
+            ["manifest.json", "test-00000-of-00001.tfrecord", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"],
+            Directory.GetFiles(Records(pipeline)).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var train = Shards.ReadSplit(Records(pipeline), "train");
+        Assert.Equal(30, train.Count);
+        Assert.Equal(9, Shards.ReadSplit(Records(pipeline), "test").Count);
+        Assert.Equal(30, train.Select(e => e.Text("image/filename")).Distinct().Count());
+    }
+
+    [Fact]
+    public void Idx_examples_carry_exactly_the_reference_keys_and_a_grayscale_png()
+    {
+        var pipeline = Open(TestDatasets.IdxDataset(_dir, train: 6, test: 3));
+        BuildAll(pipeline);
+
+        foreach (var example in Shards.ReadSplit(Records(pipeline), "train"))
+        {
+            Assert.Equal(ExampleBuilder.Keys, example.Features.Feature.Keys.Order(StringComparer.Ordinal));
+            var label = example.Text("image/class/synset");
+            Assert.Equal(Array.IndexOf(TestDatasets.ClassNames, label) + 1, example.Int("image/class/label"));
+            Assert.Equal("PNG", example.Text("image/format"));
+            Assert.Equal(1, example.Int("image/channels"));
+            using var image = Image.Load<L8>(example.Bytes("image/encoded"));
+            Assert.Equal((4, 4), (image.Width, image.Height));
+            // Image i of the fixture is filled with 10·i and labelled i mod 3.
+            var index = int.Parse(example.Text("image/filename")[^9..^4]);
+            Assert.Equal(10 * index, image[0, 0].PackedValue);
+            Assert.Equal(TestDatasets.ClassNames[index % 3], label);
+        }
+    }
+
+    [Fact]
+    public void Rerun_with_identical_inputs_writes_byte_identical_shards()
+    {
+        var pipeline = Open(TestDatasets.IdxDataset(_dir));
+        BuildAll(pipeline);
+        var first = Shards.HashAll(Records(pipeline));
+
+        var outcome = pipeline.Run("records", force: true);
+        var elsewhere = DatasetPipeline.Open(_dir.Path, "tiny", _ => { }, artifactsRoot: _dir.Combine("other-artifacts"));
+        BuildAll(elsewhere);
+
+        Assert.False(outcome.OutputsChanged);
+        Assert.Equal(first, Shards.HashAll(Records(pipeline)));
+        Assert.Equal(first, Shards.HashAll(Records(elsewhere)));
+    }
+
+    [Fact]
+    public void Changing_the_shard_count_makes_only_records_stale_and_says_so()
+    {
+        var name = TestDatasets.IdxDataset(_dir);
+        BuildAll(Open(name));
+        var definition = _dir.Combine($"datasets/{name}/dataset.json");
+        File.WriteAllText(definition, File.ReadAllText(definition).Replace("\"train\": 2", "\"train\": 3"));
+
+        var status = Open(name).Status();
+
+        Assert.True(status[0].IsFresh);
+        Assert.False(status[1].IsFresh);
+        Assert.Equal(["records.shards.train 2 → 3"], status[1].Reasons);
+    }
+
+    [Fact]
+    public void Unrelated_dataset_change_leaves_both_stages_fresh()
+    {
+        var name = TestDatasets.IdxDataset(_dir);
+        BuildAll(Open(name));
+        var definition = _dir.Combine($"datasets/{name}/dataset.json");
+        File.WriteAllText(definition, File.ReadAllText(definition).Replace("\"name\": \"tiny\"", "\"name\": \"tiny\", \"description\": \"now described\""));
+
+        Assert.All(Open(name).Status(), s => Assert.True(s.IsFresh, s.Summary));
+    }
+
+    [Fact]
+    public void New_training_rows_make_both_stages_stale_naming_the_changed_file()
+    {
+        var name = TestDatasets.IdxDataset(_dir);
+        BuildAll(Open(name));
+        TestDatasets.WriteIdx(_dir.Combine($"data/{name}/train-images-idx3-ubyte.gz"), _dir.Combine($"data/{name}/train-labels-idx1-ubyte.gz"), 33);
+
+        var status = Open(name).Status();
+
+        Assert.Equal(["input train.labels changed"], status[0].Reasons);
+        Assert.Equal(["2 inputs changed (train.images, train.labels)"], status[1].Reasons);
+    }
+
+    [Fact]
+    public void Baseline_jpeg_goes_into_the_record_unchanged_and_png_becomes_jpeg()
+    {
+        var name = TestDatasets.CsvDataset(_dir);
+        _dir.WriteBytes($"datasets/{name}/images/odd.png", TestDatasets.Png(6, 5));
+        File.AppendAllText(_dir.Combine($"datasets/{name}/train_set.csv"), "images/odd.png,square\n");
+        var pipeline = Open(name);
+
+        BuildAll(pipeline);
+
+        var train = Shards.ReadSplit(Records(pipeline), "train").ToDictionary(e => e.Text("image/filename"));
+        Assert.Equal(File.ReadAllBytes(_dir.Combine($"datasets/{name}/images/circle_1.jpg")), train["circle_1.jpg"].Bytes("image/encoded"));
+        Assert.Equal("JPEG", train["odd.png"].Text("image/format"));
+        Assert.Equal((6L, 5L, 3L), (train["odd.png"].Int("image/width"), train["odd.png"].Int("image/height"), train["odd.png"].Int("image/channels")));
+        using var decoded = Image.Load<Rgb24>(train["odd.png"].Bytes("image/encoded"));
+        Assert.Equal(6, decoded.Width);
+        Assert.Equal(3, Shards.ReadSplit(Records(pipeline), "validation").Count);
+    }
+
+    [Fact]
+    public void Corrupt_image_stops_the_build_naming_the_csv_line_and_the_file()
+    {
+        var name = TestDatasets.CsvDataset(_dir);
+        var jpeg = _dir.Combine($"datasets/{name}/images/square_2.jpg");
+        File.WriteAllBytes(jpeg, File.ReadAllBytes(jpeg)[..40]);
+        var pipeline = Open(name);
+        pipeline.Run("labels", false);
+
+        var error = Assert.Throws<Pipeline.Core.Images.BadImageException>(() => pipeline.Run("records", false));
+
+        // Line 1 is the header; square_2 is the second square in train_set.csv after three circles.
+        Assert.StartsWith("datasets/shapes/train_set.csv:6:", error.Message.Replace(_dir.Path + "/", ""));
+        Assert.Contains("square_2.jpg", error.Message);
+        Assert.False(Directory.Exists(Records(pipeline)));
+    }
+
+    [Fact]
+    public void Skip_policy_leaves_bad_images_out_and_lists_them_in_rejects_json()
+    {
+        var name = TestDatasets.CsvDataset(_dir, extra: """, "records": { "on_bad_image": "skip" }""");
+        File.WriteAllText(_dir.Combine($"datasets/{name}/images/square_2.jpg"), "not an image at all");
+        var pipeline = Open(name);
+
+        BuildAll(pipeline);
+
+        var rejects = File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.RejectsName));
+        Assert.Contains("train_set.csv:6", rejects);
+        Assert.Contains("square_2.jpg", rejects);
+        Assert.Equal(8, Shards.ReadSplit(Records(pipeline), "train").Count);
+        Assert.Contains("\"rejected\": 1", File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.ManifestName)));
+    }
+
+    [Fact]
+    public void Label_outside_labels_txt_is_reported_with_its_line_and_a_suggestion()
+    {
+        var name = TestDatasets.CsvDataset(_dir);
+        File.AppendAllText(_dir.Combine($"datasets/{name}/eval_set.csv"), "images/circle_1.jpg,circel\n");
+        var pipeline = Open(name);
+        pipeline.Run("labels", false);
+
+        var error = Assert.Throws<PipelineException>(() => pipeline.Run("records", false));
+
+        Assert.Contains("eval_set.csv:4", error.Message);
+        Assert.Contains("label \"circel\" is not in labels.txt (did you mean \"circle\"?)", error.Message);
+    }
+
+    [Fact]
+    public void Folders_dataset_builds_with_class_names_from_folders()
+    {
+        for (var c = 0; c < TestDatasets.ClassNames.Length; c++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                _dir.WriteBytes($"photos/{TestDatasets.ClassNames[c]}/{i}.jpg", TestDatasets.Jpeg(8, 8, (byte)(c * 90), 0, 0));
+            }
+        }
+        _dir.WriteText("datasets/photos/dataset.json", """
+            { "name": "photos", "source": { "kind": "folders", "root": "../../photos", "validation_percent": 20 } }
+            """);
+        var pipeline = Open("photos");
+
+        BuildAll(pipeline);
+
+        var train = Shards.ReadSplit(Records(pipeline), "train");
+        var validation = Shards.ReadSplit(Records(pipeline), "validation");
+        Assert.Equal(30, train.Count + validation.Count);
+        Assert.NotEmpty(validation);
+        Assert.Equal("circle\nsquare\ntriangle\n", File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt")));
+    }
+
+    [Fact]
+    public void Fashion_mnist_subset_builds_ten_labels_and_every_example()
+    {
+        const string source = "/usr/share/datasets/fashion-mnist";
+        Assert.True(File.Exists($"{source}/t10k-images-idx3-ubyte.gz"),
+            "Fashion-MNIST is missing: ./build.sh installs it (Debian package dataset-fashion-mnist)");
+        var images = Pipeline.Core.Datasets.IdxFile.Read($"{source}/t10k-images-idx3-ubyte.gz");
+        var labels = Pipeline.Core.Datasets.IdxFile.Read($"{source}/t10k-labels-idx1-ubyte.gz");
+        const int count = 500;
+        WriteIdxSubset(_dir.Combine("fm/train-images-idx3-ubyte"), images, count, 0x803, [count, 28, 28]);
+        WriteIdxSubset(_dir.Combine("fm/train-labels-idx1-ubyte"), labels, count, 0x801, [count]);
+        var definition = File.ReadAllText(Path.Combine(RepositoryRoot(), "datasets/fashion-mnist/dataset.json"))
+            .Replace($"{source}/train-images-idx3-ubyte.gz", "../../fm/train-images-idx3-ubyte")
+            .Replace($"{source}/train-labels-idx1-ubyte.gz", "../../fm/train-labels-idx1-ubyte");
+        _dir.WriteText("datasets/fashion-mnist/dataset.json", definition);
+        var pipeline = Open("fashion-mnist");
+
+        BuildAll(pipeline);
+
+        var written = File.ReadAllLines(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt"));
+        Assert.Equal(10, written.Length);
+        Assert.Contains("Ankle boot", written);
+        Assert.Equal(count, Shards.ReadSplit(Records(pipeline), "train").Count);
+        Assert.Equal(10_000, Shards.ReadSplit(Records(pipeline), "test").Count);
+        var first = Shards.ReadSplit(Records(pipeline), "train").First(e => e.Text("image/filename") == "train-images-idx3-ubyte-00000.png");
+        using var image = Image.Load<L8>(first.Bytes("image/encoded"));
+        Assert.Equal(images.Data[..784], Enumerable.Range(0, 784).Select(i => image[i % 28, i / 28].PackedValue));
+    }
+
+    private static void WriteIdxSubset(string path, Pipeline.Core.Datasets.IdxFile idx, int count, int magic, int[] dims)
+    {
+        using var file = File.Create(path);
+        Span<byte> word = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, magic);
+        file.Write(word);
+        foreach (var d in dims)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, d);
+            file.Write(word);
+        }
+        file.Write(idx.Data.AsSpan(0, idx.Data.Length / idx.Count * count));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
+    }
+}
