@@ -19,17 +19,7 @@ target = stages.Concat(others).First(t => t.Equals(target, StringComparison.Ordi
 
 DatasetPipeline pipeline = null;
 DatasetPipeline Pipeline() => pipeline ??= DatasetPipeline.Open(root, dataset, message => Information(message));
-IDisposable held = null;
-
-Setup(context =>
-{
-    if (stages.Contains(target))
-    {
-        held = Pipeline().Lock(message => Warning(message));
-    }
-});
-
-Teardown(context => held?.Dispose());
+var cli = MakeAbsolute(File(IsRunningOnWindows() ? "./.bin/pipeline.exe" : "./.bin/pipeline")).FullPath;
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
 void StageTask(string name, string dependsOn)
@@ -48,8 +38,19 @@ void StageTask(string name, string dependsOn)
     task.WithCriteria(() => Pipeline().NeedsRun(stage, forced, message => Information(message)), Pipeline().SkipReason(stage))
         .Does(() =>
         {
-            var outcome = Pipeline().Run(stage, forced);
-            Information($"{name}: built in {outcome.Elapsed.TotalSeconds:F1} s" + (outcome.OutputsChanged ? "" : " (outputs identical to the previous build)"));
+            // The stage runs in the pipeline command's own process: it takes the artifacts lock, re-checks under it
+            // (another build may have just built the stage), and keeps native libraries out of Cake's process.
+            var arguments = new ProcessArgumentBuilder().Append("run").Append(stage).Append("--only")
+                .Append("--dataset").AppendQuoted(dataset).Append("--root").AppendQuoted(root);
+            if (forced)
+            {
+                arguments.Append("--force");
+            }
+            var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments });
+            if (exitCode != 0)
+            {
+                throw new Exception($"{name} failed (pipeline exited with code {exitCode}); the message above says why");
+            }
         });
 }
 
@@ -72,7 +73,7 @@ Task("Test").Does(() => DotNetTest(System.IO.Path.Combine(root, "Pipeline.sln"))
 Task("Clean").Does(() =>
 {
     var folder = System.IO.Path.Combine(root, "artifacts", Pipeline().Dataset.Name);
-    using (Pipeline().Lock(message => Warning(message)))
+    using (Pipeline().Lock(message => Warning(message), timeout: null))
     {
         foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(folder))
         {
@@ -86,7 +87,6 @@ Task("Clean").Does(() =>
     Information($"Removed the outputs of {Pipeline().Dataset.Name} ({folder})");
 });
 
-// Cake refuses to skip the task it was asked for, so stage targets run through this aggregate, which has
-// no action of its own and so stays out of the summary.
+// Cake refuses to skip the task it was asked for, so stage targets run through this aggregate.
 Task("Build").IsDependentOn(target);
 RunTarget(stages.Contains(target) ? "Build" : target);

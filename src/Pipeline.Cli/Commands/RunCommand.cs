@@ -12,7 +12,8 @@ internal static class RunCommand
         var dataset = CommonOptions.Dataset();
         var root = CommonOptions.Root();
         var force = new Option<bool>("--force") { Description = "Re-run the named stage even if it is fresh" };
-        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force };
+        var only = new Option<bool>("--only") { Description = "Build only the named stage, not the stages it depends on" };
+        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
             using var cancel = new CancellationTokenSource();
@@ -24,14 +25,22 @@ internal static class RunCommand
             var pipeline = DatasetPipeline.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             using var held = pipeline.Lock(Console.WriteLine);
-            foreach (var step in pipeline.Chain(target))
+            // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.
+            var explained = parse.GetValue(only);
+            var steps = explained ? [pipeline.Stage(target)] : pipeline.Chain(target);
+            foreach (var step in steps)
             {
                 var forced = parse.GetValue(force) && step.Name == target;
-                if (pipeline.NeedsRun(step.Name, forced, Console.WriteLine))
+                var outcome = pipeline.Run(step.Name, forced, cancel.Token, status =>
                 {
-                    var outcome = pipeline.Run(step.Name, forced, cancel.Token);
-                    Console.WriteLine($"{DatasetPipeline.Title(step.Name)}: built in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}");
-                }
+                    if (!explained)
+                    {
+                        Console.WriteLine(DatasetPipeline.Describe(status));
+                    }
+                });
+                Console.WriteLine(outcome.Ran
+                    ? $"{DatasetPipeline.Title(step.Name)}: built in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
+                    : DatasetPipeline.Describe(outcome.StatusBefore));
             }
             return 0;
         }));

@@ -76,12 +76,16 @@ public sealed class DatasetPipeline
     public bool NeedsRun(string stage, bool force, Action<string> say)
     {
         var status = Engine.Check(Stage(stage), force);
-        say($"{Title(stage)}: {(status.IsFresh ? "fresh" : "stale")} — {status.Summary}");
+        say(Describe(status));
         return !status.IsFresh;
     }
 
-    public StageOutcome Run(string stage, bool force, CancellationToken cancellation = default) =>
-        Engine.Run(Stage(stage), force, cancellation);
+    public StageOutcome Run(string stage, bool force, CancellationToken cancellation = default, Action<StageStatus>? starting = null) =>
+        Engine.Run(Stage(stage), force, cancellation, starting);
+
+    /// <summary>One line for a person: "Records: stale — records.shards.train 4 → 8".</summary>
+    public static string Describe(StageStatus status) =>
+        $"{Title(status.Stage)}: {(status.IsFresh ? "fresh" : "stale")} — {status.Summary}";
 
     public ArtifactsLock Lock(Action<string> log, TimeSpan? timeout = null) => ArtifactsLock.Acquire(ArtifactsDirectory, timeout, log);
 

@@ -76,7 +76,8 @@ public sealed class StageEngine
     private sealed record Evaluation(StageStatus Status, StageDeclaration Declaration, SortedDictionary<string, string>? Inputs);
 
     /// <summary>Runs the stage if it is stale (or forced): outputs are built in a temporary folder and renamed into place.</summary>
-    public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default)
+    /// <param name="starting">Told the verdict just before a stale stage starts, so the reason is shown before the work.</param>
+    public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default, Action<StageStatus>? starting = null)
     {
         var clock = Stopwatch.StartNew();
         var (status, declaration, inputs) = Evaluate(stage, force);
@@ -84,6 +85,7 @@ public sealed class StageEngine
         {
             return new StageOutcome(status, Ran: false, OutputsChanged: false, clock.Elapsed);
         }
+        starting?.Invoke(status);
         if (inputs is null)
         {
             throw new PipelineException($"cannot build {stage.Name}: {status.Summary}");

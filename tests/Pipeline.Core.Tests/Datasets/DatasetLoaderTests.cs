@@ -1,0 +1,102 @@
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Tests.TestSupport;
+
+namespace Pipeline.Core.Tests.Datasets;
+
+public sealed class DatasetLoaderTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private PipelineException LoadFails(string json)
+    {
+        var path = _dir.WriteText("d/dataset.json", json);
+        return Assert.Throws<PipelineException>(() => DatasetLoader.Load(path));
+    }
+
+    [Fact]
+    public void Unknown_key_is_rejected_with_the_list_of_known_keys()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "records": { "shardz": 3 } }""");
+
+        Assert.Contains("dataset.json: unknown key \"shardz\" in records; known keys: jpeg_quality, max_image_pixels, on_bad_image, shards, shuffle_seed", error.Message);
+    }
+
+    [Fact]
+    public void Unknown_top_level_key_is_rejected()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "trian": {} }""");
+
+        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, labels, name, records, source", error.Message);
+    }
+
+    [Fact]
+    public void Unknown_source_kind_lists_the_kinds()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "parquet" } }""");
+
+        Assert.Contains("source.kind is \"parquet\"; use one of: csv, folders, idx", error.Message);
+    }
+
+    [Fact]
+    public void Key_of_another_source_kind_is_rejected()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" }, "root": "/photos" } }""");
+
+        Assert.Contains("unknown key \"root\" in source; known keys: kind, splits", error.Message);
+    }
+
+    [Fact]
+    public void Invalid_json_names_the_file_and_line()
+    {
+        var error = LoadFails("{ \"name\": \"x\",\n  \"source\": { ]\n}");
+
+        Assert.Contains("dataset.json: not valid JSON", error.Message);
+        Assert.Contains("LineNumber: 1", error.Message);
+    }
+
+    [Fact]
+    public void Missing_required_field_is_named()
+    {
+        var error = LoadFails("""{ "source": { "kind": "csv", "splits": { "train": "t.csv" } } }""");
+
+        Assert.Contains("name", error.Message);
+    }
+
+    [Fact]
+    public void Bad_policy_value_is_named_with_the_allowed_values()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "records": { "on_bad_image": "ignore" } }""");
+
+        Assert.Contains("records.on_bad_image is \"ignore\"; use \"error\" or \"skip\"", error.Message);
+    }
+
+    [Fact]
+    public void Unknown_dataset_name_lists_the_known_datasets()
+    {
+        _dir.WriteText("datasets/flowers/dataset.json", "{}");
+
+        var error = Assert.Throws<PipelineException>(() => DatasetLoader.Locate("flower", _dir.Path));
+
+        Assert.Contains("no dataset named \"flower\"", error.Message);
+        Assert.Contains("known datasets: flowers", error.Message);
+    }
+
+    [Fact]
+    public void Shipped_dataset_definitions_load()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Pipeline.sln")))
+        {
+            root = Path.GetDirectoryName(root)!;
+        }
+
+        var loaded = Directory.GetDirectories(Path.Combine(root, "datasets"))
+            .Select(d => DatasetLoader.Load(Path.Combine(d, DatasetLoader.FileName)).Name).ToList();
+
+        Assert.Contains("fashion-mnist", loaded);
+        Assert.Contains("flowers", loaded);
+    }
+}
