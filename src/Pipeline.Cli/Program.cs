@@ -5,4 +5,5 @@ var root = new RootCommand("pipeline: build-integrated ML datasets and models (l
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(StatusCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(BenchmarkCommand.Create());
 return root.Parse(args).Invoke();

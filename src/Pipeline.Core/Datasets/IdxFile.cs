@@ -34,7 +34,7 @@ public sealed class IdxFile
                 bytes = plain.ToArray();
             }
         }
-        catch (FileNotFoundException e)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new PipelineException("IDX file not found", path, e);
         }

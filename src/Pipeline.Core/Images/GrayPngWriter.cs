@@ -16,7 +16,7 @@ public static class GrayPngWriter
 
     public static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height)
     {
-        if (width <= 0 || height <= 0 || pixels.Length != width * height)
+        if (width <= 0 || height <= 0 || pixels.Length != (long)width * height)
         {
             throw new ArgumentException($"{pixels.Length} pixels do not make a {width}×{height} image", nameof(pixels));
         }

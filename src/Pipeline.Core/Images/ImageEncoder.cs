@@ -51,9 +51,9 @@ public sealed class ImageEncoder
         {
             info = Image.Identify(bytes);
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException)
+        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException or InvalidDataException)
         {
-            throw new BadImageException($"image {file} has a corrupt header: {e.Message}", location, e);
+            throw new BadImageException($"image {file} is corrupt: {e.Message}", location, e);
         }
         if (info is null)
         {
@@ -68,7 +68,7 @@ public sealed class ImageEncoder
             image.SaveAsJpeg(buffer, _jpeg);
             return new EncodedImage(buffer.ToArray(), "JPEG", image.Width, image.Height, 3, "RGB");
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException)
+        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException or InvalidDataException)
         {
             throw new BadImageException($"image {file} cannot be decoded: {e.Message}", location, e);
         }

@@ -64,7 +64,7 @@ public readonly record struct JpegHeader(byte FrameMarker, int Width, int Height
                     Components: segment[5],
                     Precision: segment[0],
                     adobeTransform,
-                    HasEndMarker: EndsWithEndMarker(bytes));
+                    HasEndMarker: HasEndMarkerAfter(bytes, position));
             }
             if (marker == 0xDA)
             {
@@ -78,14 +78,10 @@ public readonly record struct JpegHeader(byte FrameMarker, int Width, int Height
     private static bool IsFrameMarker(byte marker) =>
         marker is >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC;
 
-    /// <summary>A truncated download or copy loses the end-of-image marker; some writers pad after it.</summary>
-    private static bool EndsWithEndMarker(ReadOnlySpan<byte> bytes)
-    {
-        var end = bytes.Length;
-        while (end > 2 && bytes[end - 1] is 0x00 or 0x0A or 0x0D or 0x20 or 0xFF && !(bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9))
-        {
-            end--;
-        }
-        return end >= 2 && bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9;
-    }
+    /// <summary>
+    /// A truncated download or copy loses the end-of-image marker. Entropy-coded data never holds FF D9, so any
+    /// FF D9 after the frame header is the end marker, even when a camera appended a trailer after it.
+    /// </summary>
+    private static bool HasEndMarkerAfter(ReadOnlySpan<byte> bytes, int frame) =>
+        bytes.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) > frame;
 }

@@ -40,6 +40,10 @@ public sealed class LabelSet
     /// <summary>The closest known label, for "did you mean" hints; null when nothing is close.</summary>
     public string? Closest(string label)
     {
+        if (Labels.Count == 0)
+        {
+            return null;
+        }
         var best = Labels.Select(l => (l, d: Distance(l.ToLowerInvariant(), label.ToLowerInvariant()))).MinBy(p => p.d);
         return best.l is not null && best.d <= Math.Max(2, label.Length / 3) ? best.l : null;
     }

@@ -46,6 +46,10 @@ public sealed class LabelsStage : IStage
         LabelSet labels;
         if (_dataset.Labels.Fixed is { } fixedLabels)
         {
+            if (fixedLabels.Count == 0)
+            {
+                throw new PipelineException("labels.fixed is empty; list the labels, or remove it to take them from the train split", _dataset.DefinitionPath);
+            }
             labels = new LabelSet(fixedLabels);
             var unknown = seen.Where(p => !labels.Contains(p.Key)).OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).ToList();
             if (unknown.Count > 0)

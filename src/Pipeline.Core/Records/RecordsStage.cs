@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Google.Protobuf;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
@@ -150,7 +149,7 @@ public sealed class RecordsStage : IStage
                     rejects.Add(reject);
                     continue;
                 }
-                writer.Write(record!);
+                writer.WriteFramed(record!);
                 counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
                 written++;
             }
@@ -174,7 +173,7 @@ public sealed class RecordsStage : IStage
                 _ => throw new NotSupportedException(example.Image.GetType().Name),
             };
             var record = ExampleBuilder.Build(image, labels.ClassId(example.Label), example.Label, example.Image.FileName);
-            return (example, record.ToByteArray(), null);
+            return (example, TfRecordWriter.Frame(record), null);
         }
         catch (BadImageException e) when (skipBad)
         {

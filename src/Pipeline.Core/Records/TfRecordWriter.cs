@@ -77,6 +77,38 @@ public sealed class TfRecordWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Serializes an Example into one complete frame (header, data, footer), ready for <see cref="WriteFramed"/>.
+    /// </summary>
+    /// <remarks>
+    /// Lets parallel workers do the serializing and checksumming, leaving only the ordered write to the one
+    /// thread that owns the file: the data is copied once, straight into the frame.
+    /// </remarks>
+    public static byte[] Frame(Proto.Example example)
+    {
+        ArgumentNullException.ThrowIfNull(example);
+        var size = example.CalculateSize();
+        var frame = new byte[HeaderSize + size + FooterSize];
+        var data = frame.AsSpan(HeaderSize, size);
+        example.WriteTo(data);
+        WriteHeader(frame, size);
+        WriteCrc(frame.AsSpan(HeaderSize + size), data);
+        return frame;
+    }
+
+    /// <summary>Appends a frame made by <see cref="Frame"/> as it is.</summary>
+    public void WriteFramed(ReadOnlySpan<byte> frame)
+    {
+        var buffer = StagingBuffer(frame.Length);
+        if (buffer.IsEmpty)
+        {
+            _stream.Write(frame);
+            return;
+        }
+        frame.CopyTo(buffer);
+        _used += frame.Length;
+    }
+
     /// <summary>Pushes staged records to the stream and flushes it.</summary>
     public void Flush()
     {

@@ -48,6 +48,29 @@ public sealed class TfRecordWriterTests
     }
 
     [Fact]
+    public void Framed_example_written_as_is_matches_writing_the_example()
+    {
+        var small = SampleExample();
+        var large = new Example { Features = new Features() };
+        large.Features.Feature["image/encoded"] = new Feature { BytesList = new BytesList { Value = { ByteString.CopyFrom(RandomBytes(300_000, seed: 5)) } } };
+
+        var framed = WriteAll(w =>
+        {
+            w.WriteFramed(TfRecordWriter.Frame(small));
+            w.WriteFramed(TfRecordWriter.Frame(large));
+            w.WriteFramed(TfRecordWriter.Frame(small));
+        });
+        var direct = WriteAll(w =>
+        {
+            w.Write(small);
+            w.Write(large);
+            w.Write(small);
+        });
+
+        Assert.Equal(direct, framed);
+    }
+
+    [Fact]
     public void Example_larger_than_the_staging_buffer_is_written_intact()
     {
         var example = new Example { Features = new Features() };

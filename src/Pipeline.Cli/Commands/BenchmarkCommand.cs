@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Pipeline.Cli.Benchmarks;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>`pipeline benchmark`: the figures the README quotes, measured on this machine.</summary>
+internal static class BenchmarkCommand
+{
+    public static Command Create()
+    {
+        var runs = new Option<int>("--runs") { Description = "Timed runs per figure", DefaultValueFactory = _ => 3 };
+
+        var dataset = CommonOptions.Dataset();
+        var root = CommonOptions.Root();
+        var records = new Command("records", "Records stage throughput on a dataset (default: all of Fashion-MNIST)") { dataset, root, runs };
+        records.SetAction(parse => CommonOptions.Guard(() =>
+        {
+            RecordsBenchmark.Dataset(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, parse.GetValue(runs));
+            return 0;
+        }));
+
+        var images = new Option<int>("--images") { Description = "How many JPEGs to generate", DefaultValueFactory = _ => 2000 };
+        var jpegs = new Command("jpeg-folder", "Records of a folder of baseline JPEGs against cat of the same files") { images, runs };
+        jpegs.SetAction(parse => CommonOptions.Guard(() =>
+        {
+            RecordsBenchmark.JpegFolder(parse.GetValue(images), parse.GetValue(runs));
+            return 0;
+        }));
+
+        return new Command("benchmark", "Measure throughput figures") { records, jpegs };
+    }
+}
