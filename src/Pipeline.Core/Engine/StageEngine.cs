@@ -97,19 +97,17 @@ public sealed class StageEngine
         Directory.CreateDirectory(temp);
         try
         {
-            stage.Run(new StageRun(temp, _log, cancellation));
+            var run = new StageRun(temp, _log, cancellation);
+            stage.Run(run);
             cancellation.ThrowIfCancellationRequested();
 
-            var outputs = HashOutputs(temp, declaration.Outputs, stage.Name);
+            var outputs = HashOutputs(run, declaration.Outputs, stage.Name);
             var lockFile = LockFile.Load(LockPath);
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
 
-            // Forget the old record before touching the old outputs: a crash from here on leaves the stage stale.
-            if (lockFile.Remove(stage.Name))
-            {
-                lockFile.Save(LockPath);
-            }
+            // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
+            // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
             MoveIntoPlace(temp, declaration.Outputs, scratch);
             foreach (var (relative, hash) in outputs)
             {
@@ -199,8 +197,9 @@ public sealed class StageEngine
         }
     }
 
-    private SortedDictionary<string, string> HashOutputs(string root, IReadOnlyList<string> declared, string stage)
+    private SortedDictionary<string, string> HashOutputs(StageRun run, IReadOnlyList<string> declared, string stage)
     {
+        var root = run.OutputRoot;
         var files = new List<string>();
         foreach (var output in declared)
         {
@@ -220,7 +219,14 @@ public sealed class StageEngine
             }
         }
         var hashes = new string[files.Count];
-        Parallel.For(0, files.Count, i => hashes[i] = ContentHash.OfFile(Path.Combine(root, files[i])));
+        Parallel.For(0, files.Count, i =>
+        {
+            var path = Path.Combine(root, files[i]);
+            // A file hashed as it was written is trusted only if nothing changed its length since.
+            hashes[i] = run.WrittenHashes.TryGetValue(files[i], out var written) && written.Length == new FileInfo(path).Length
+                ? written.Hash
+                : ContentHash.OfFile(path);
+        });
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < files.Count; i++)
         {

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Pipeline.Core.Engine;
 
 /// <summary>What a running stage gets: where to write, how to report, and whether to stop.</summary>
@@ -18,4 +20,19 @@ public sealed class StageRun
     public CancellationToken Cancellation { get; }
 
     public string PathOf(string output) => Path.Combine(OutputRoot, output);
+
+    /// <summary>
+    /// Creates an output file (path relative to <see cref="OutputRoot"/>) whose content is hashed as it is written,
+    /// so the engine does not read large outputs back to record them.
+    /// </summary>
+    public Stream CreateOutput(string relativePath)
+    {
+        var path = PathOf(relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var key = relativePath.Replace('\\', '/');
+        return new HashingFileStream(path, (hash, length) => WrittenHashes[key] = (hash, length));
+    }
+
+    /// <summary>Hashes of files made through <see cref="CreateOutput"/>, by '/'-separated relative path.</summary>
+    internal ConcurrentDictionary<string, (string Hash, long Length)> WrittenHashes { get; } = new(StringComparer.Ordinal);
 }

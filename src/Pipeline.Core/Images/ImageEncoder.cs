@@ -25,14 +25,14 @@ public sealed class ImageEncoder
         new(GrayPngWriter.Encode(pixels, width, height), "PNG", width, height, 1, "Grayscale");
 
     /// <summary>Encodes a file's bytes; <paramref name="location"/> and <paramref name="file"/> go into any error.</summary>
-    public EncodedImage EncodeFile(byte[] bytes, string file, string location)
+    public EncodedImage EncodeFile(ReadOnlyMemory<byte> bytes, string file, string location)
     {
         if (bytes.Length == 0)
         {
             throw new BadImageException($"image {file} is empty", location);
         }
 
-        var jpeg = JpegHeader.TryRead(bytes);
+        var jpeg = JpegHeader.TryRead(bytes.Span);
         if (jpeg is { } header)
         {
             CheckSize(header.Width, header.Height, file, location);
@@ -46,10 +46,12 @@ public sealed class ImageEncoder
             }
         }
 
+        // Only images that need converting get here; ImageSharp 2.1 wants an array for them.
+        var array = bytes.ToArray();
         IImageInfo? info;
         try
         {
-            info = Image.Identify(bytes);
+            info = Image.Identify(array);
         }
         catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException or InvalidDataException)
         {
@@ -63,7 +65,7 @@ public sealed class ImageEncoder
 
         try
         {
-            using var image = Image.Load<Rgb24>(bytes);
+            using var image = Image.Load<Rgb24>(array);
             using var buffer = new MemoryStream();
             image.SaveAsJpeg(buffer, _jpeg);
             return new EncodedImage(buffer.ToArray(), "JPEG", image.Width, image.Height, 3, "RGB");

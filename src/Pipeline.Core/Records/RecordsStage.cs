@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pipeline.Core.Datasets;
@@ -13,6 +14,9 @@ public sealed class RecordsStage : IStage
     public const string Output = "records";
     public const string ManifestName = "manifest.json";
     public const string RejectsName = "rejects.json";
+
+    /// <summary>No source image file is this large; refusing it early keeps a stray video or disk image out of memory.</summary>
+    private const long MaxImageFileBytes = 256L * 1024 * 1024;
 
     private readonly DatasetDefinition _dataset;
     private readonly IDatasetSource _source;
@@ -66,21 +70,13 @@ public sealed class RecordsStage : IStage
             var examples = Usable(_source.Examples(split), labels, rejects);
             Shuffle(examples, _dataset.Records.ShuffleSeed);
             var shardCount = _dataset.Records.ShardsFor(split);
-            var shardNames = new JsonArray();
+            var shardNames = Enumerable.Range(0, shardCount).Select(shard => ShardName.For(split, shard, shardCount)).ToList();
             var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
-            var written = 0;
-            for (var shard = 0; shard < shardCount; shard++)
-            {
-                run.Cancellation.ThrowIfCancellationRequested();
-                var name = ShardName.For(split, shard, shardCount);
-                var slice = examples[(int)((long)examples.Count * shard / shardCount)..(int)((long)examples.Count * (shard + 1) / shardCount)];
-                written += WriteShard(Path.Combine(folder, name), slice, labels, encoder, skipBad, rejects, counts, run.Cancellation);
-                shardNames.Add(name);
-            }
+            var written = WriteSplit(run, shardNames, examples, labels, encoder, skipBad, rejects, counts);
             manifest[split] = new JsonObject
             {
                 ["examples"] = written,
-                ["shards"] = shardNames,
+                ["shards"] = new JsonArray([.. shardNames.Select(n => JsonValue.Create(n))]),
                 ["labels"] = new JsonObject(counts.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             };
             run.Log($"  {split}: {written} examples in {shardCount} shard{(shardCount == 1 ? "" : "s")}");
@@ -132,26 +128,50 @@ public sealed class RecordsStage : IStage
         }
     }
 
-    private int WriteShard(string path, List<SourceExample> examples, LabelSet labels, ImageEncoder encoder, bool skipBad,
-        List<Reject> rejects, SortedDictionary<string, int> counts, CancellationToken cancellation)
+    /// <summary>
+    /// Writes a split's examples into its shards, shard k holding the k-th contiguous slice, as the reference
+    /// converter does. One parallel pass encodes the whole split (no core idles at shard boundaries); AsOrdered
+    /// hands results back in input order, so the bytes never depend on timing.
+    /// </summary>
+    private int WriteSplit(StageRun run, IReadOnlyList<string> shardNames, List<SourceExample> examples, LabelSet labels,
+        ImageEncoder encoder, bool skipBad, List<Reject> rejects, SortedDictionary<string, int> counts)
     {
-        // Encoding runs on every core; AsOrdered hands results back in input order, so the bytes never depend on timing.
-        var encoded = examples.AsParallel().AsOrdered().WithCancellation(cancellation)
+        var encoded = examples.AsParallel().AsOrdered().WithCancellation(run.Cancellation)
             .Select(example => Encode(example, labels, encoder, skipBad));
-        using var writer = TfRecordWriter.Create(path);
+        var shardCount = shardNames.Count;
+        var shard = -1;
+        long end = 0;
+        var index = 0;
         var written = 0;
+        TfRecordWriter? writer = null;
         try
         {
             foreach (var (example, record, reject) in encoded)
             {
+                // Opens every shard in turn, empty ones included, so a split always has all its files.
+                while (index >= end && shard < shardCount - 1)
+                {
+                    writer?.Dispose();
+                    shard++;
+                    end = (long)examples.Count * (shard + 1) / shardCount;
+                    writer = new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard])));
+                }
+                index++;
                 if (reject is not null)
                 {
                     rejects.Add(reject);
                     continue;
                 }
-                writer.WriteFramed(record!);
+                writer!.WriteFramed(record);
+                ArrayPool<byte>.Shared.Return(record.Array!);
                 counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
                 written++;
+            }
+            while (shard < shardCount - 1)
+            {
+                writer?.Dispose();
+                shard++;
+                writer = new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard])));
             }
         }
         catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
@@ -159,34 +179,72 @@ public sealed class RecordsStage : IStage
             // PLINQ wraps what the workers threw; a person needs the bad image, not the wrapper.
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         }
+        finally
+        {
+            writer?.Dispose();
+        }
         return written;
     }
 
-    private (SourceExample Example, byte[]? Record, Reject? Reject) Encode(SourceExample example, LabelSet labels, ImageEncoder encoder, bool skipBad)
+    private (SourceExample Example, ArraySegment<byte> Record, Reject? Reject) Encode(SourceExample example, LabelSet labels, ImageEncoder encoder, bool skipBad)
     {
+        byte[]? read = null;
         try
         {
-            var image = example.Image switch
+            EncodedImage image;
+            if (example.Image is FileImageRef file)
             {
-                PixelImageRef pixels => encoder.EncodeGray(pixels.Pixels.Span, pixels.Width, pixels.Height),
-                FileImageRef file => encoder.EncodeFile(ReadImage(file, example.Origin), file.Location, example.Origin),
-                _ => throw new NotSupportedException(example.Image.GetType().Name),
-            };
+                var length = ReadImage(file, example.Origin, out read);
+                image = encoder.EncodeFile(read.AsMemory(0, length), file.Location, example.Origin);
+            }
+            else if (example.Image is PixelImageRef pixels)
+            {
+                image = encoder.EncodeGray(pixels.Pixels.Span, pixels.Width, pixels.Height);
+            }
+            else
+            {
+                throw new NotSupportedException(example.Image.GetType().Name);
+            }
             var record = ExampleBuilder.Build(image, labels.ClassId(example.Label), example.Label, example.Image.FileName);
-            return (example, TfRecordWriter.Frame(record), null);
+            return (example, TfRecordWriter.Frame(record, ArrayPool<byte>.Shared), null);
         }
         catch (BadImageException e) when (skipBad)
         {
-            return (example, null, new Reject(example.Origin, e.Message));
+            return (example, default, new Reject(example.Origin, e.Message));
+        }
+        finally
+        {
+            if (read is not null)
+            {
+                ArrayPool<byte>.Shared.Return(read);
+            }
         }
     }
 
-    private byte[] ReadImage(FileImageRef file, string origin)
+    /// <summary>Reads an image file into a rented buffer (returned by the caller) and gives its length.</summary>
+    private int ReadImage(FileImageRef file, string origin, out byte[] buffer)
     {
         var path = file.IsRemote ? _fetch(file.Location, origin) : file.Location;
         try
         {
-            return File.ReadAllBytes(path);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var length = RandomAccess.GetLength(handle);
+            if (length > MaxImageFileBytes)
+            {
+                throw new BadImageException($"image {file.Location} is {length:N0} bytes, more than any image we accept ({MaxImageFileBytes:N0})", origin);
+            }
+            buffer = ArrayPool<byte>.Shared.Rent((int)length);
+            var total = 0;
+            while (total < length)
+            {
+                var read = RandomAccess.Read(handle, buffer.AsSpan(total, (int)length - total), total);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
+            }
+            return total;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

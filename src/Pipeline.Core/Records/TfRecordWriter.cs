@@ -78,30 +78,35 @@ public sealed class TfRecordWriter : IDisposable
     }
 
     /// <summary>
-    /// Serializes an Example into one complete frame (header, data, footer), ready for <see cref="WriteFramed"/>.
+    /// Serializes an Example into one complete frame (header, data, footer), ready for <see cref="WriteFramed"/>,
+    /// in an array rented from <paramref name="pool"/> (return it once written) or a new one.
     /// </summary>
     /// <remarks>
     /// Lets parallel workers do the serializing and checksumming, leaving only the ordered write to the one
-    /// thread that owns the file: the data is copied once, straight into the frame.
+    /// thread that owns the file: the data is copied once, straight into the frame. Renting matters: fresh
+    /// memory for every 40 KB photo costs more in page faults than the copy itself.
     /// </remarks>
-    public static byte[] Frame(Proto.Example example)
+    public static ArraySegment<byte> Frame(Proto.Example example, ArrayPool<byte>? pool = null)
     {
         ArgumentNullException.ThrowIfNull(example);
         var size = example.CalculateSize();
-        var frame = new byte[HeaderSize + size + FooterSize];
+        var length = HeaderSize + size + FooterSize;
+        var frame = pool?.Rent(length) ?? new byte[length];
         var data = frame.AsSpan(HeaderSize, size);
         example.WriteTo(data);
         WriteHeader(frame, size);
         WriteCrc(frame.AsSpan(HeaderSize + size), data);
-        return frame;
+        return new ArraySegment<byte>(frame, 0, length);
     }
 
     /// <summary>Appends a frame made by <see cref="Frame"/> as it is.</summary>
     public void WriteFramed(ReadOnlySpan<byte> frame)
     {
-        var buffer = StagingBuffer(frame.Length);
+        // Big frames skip the staging copy; the staged ones before them go first to keep the order.
+        var buffer = frame.Length >= BufferSize / 4 ? Span<byte>.Empty : StagingBuffer(frame.Length);
         if (buffer.IsEmpty)
         {
+            FlushBuffer();
             _stream.Write(frame);
             return;
         }

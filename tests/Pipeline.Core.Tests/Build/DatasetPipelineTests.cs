@@ -65,6 +65,19 @@ public sealed class DatasetPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Split_with_fewer_examples_than_shards_still_gets_every_shard_file()
+    {
+        var pipeline = Open(TestDatasets.IdxDataset(_dir, train: 7, test: 3, records: """{ "shards": { "train": 3, "test": 5 } }"""));
+
+        BuildAll(pipeline);
+
+        var test = Directory.GetFiles(Records(pipeline), "test-*").Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(5, test.Count);
+        Assert.Equal([0, 1, 0, 1, 1], test.Select(f => Shards.Read(f).Count));
+        Assert.Equal([2, 2, 3], Directory.GetFiles(Records(pipeline), "train-*").Order(StringComparer.Ordinal).Select(f => Shards.Read(f).Count));
+    }
+
+    [Fact]
     public void Rerun_with_identical_inputs_writes_byte_identical_shards()
     {
         var pipeline = Open(TestDatasets.IdxDataset(_dir));

@@ -8,7 +8,7 @@ namespace Pipeline.Core.Tests.Records;
 public sealed class ExampleJsonTests
 {
     private static readonly byte[] Record = ExampleBuilder.Build(
-        new EncodedImage([0xFF, 0xD8, 0x00, 0x9F, 0xFF, 0xD9], "JPEG", 2, 1, 3, "RGB"), 2, "roses", "r.jpg").ToByteArray();
+        new EncodedImage(new byte[] { 0xFF, 0xD8, 0x00, 0x9F, 0xFF, 0xD9 }, "JPEG", 2, 1, 3, "RGB"), 2, "roses", "r.jpg").ToByteArray();
 
     [Fact]
     public void Text_values_print_as_strings_and_binary_values_as_length_and_sha256_prefix()

@@ -57,8 +57,8 @@ public sealed class TfRecordWriterTests
         var framed = WriteAll(w =>
         {
             w.WriteFramed(TfRecordWriter.Frame(small));
-            w.WriteFramed(TfRecordWriter.Frame(large));
-            w.WriteFramed(TfRecordWriter.Frame(small));
+            w.WriteFramed(TfRecordWriter.Frame(large, System.Buffers.ArrayPool<byte>.Shared));
+            w.WriteFramed(TfRecordWriter.Frame(small, System.Buffers.ArrayPool<byte>.Shared));
         });
         var direct = WriteAll(w =>
         {
