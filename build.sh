@@ -110,8 +110,9 @@ fi
 bin="$root/build/.bin"
 stamp="$bin/.built"
 cake_args=()
-if [ ! -e "$stamp" ] || [ -n "$(find src Directory.Build.props Directory.Packages.props global.json -newer "$stamp" \
-      -not -path '*/bin/*' -not -path '*/obj/*' -print -quit 2>/dev/null)" ]; then
+# Build outputs (bin/, obj/) are pruned whole: a test run writing there must not look like a source change.
+if [ ! -e "$stamp" ] || [ -n "$(find src Directory.Build.props Directory.Packages.props global.json \
+      \( -name bin -o -name obj \) -type d -prune -o -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   echo "build.sh: building the pipeline engine"
   dotnet build src/Pipeline.Cli/Pipeline.Cli.csproj -c Release -o "$bin" -nologo -v quiet -clp:ErrorsOnly
   touch "$stamp"
