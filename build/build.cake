@@ -8,6 +8,8 @@ var target = Argument("target", "SmokePredict");
 var dataset = Argument("dataset", "fashion-mnist");
 var force = HasArgument("force") && Argument("force", "true") != "false";
 var root = MakeAbsolute(Directory("..")).FullPath;
+// Work from the repository root, as the pipeline command does, so messages show paths relative to it.
+Context.Environment.WorkingDirectory = root;
 
 string[] stages = ["Labels", "Records", "Train", "Evaluate", "Export", "SmokePredict"];
 string[] others = ["Status", "Test", "Clean"];
@@ -19,7 +21,7 @@ target = stages.Concat(others).First(t => t.Equals(target, StringComparison.Ordi
 
 DatasetPipeline pipeline = null;
 DatasetPipeline Pipeline() => pipeline ??= DatasetPipeline.Open(root, dataset, message => Information(message));
-var cli = MakeAbsolute(File(IsRunningOnWindows() ? "./.bin/pipeline.exe" : "./.bin/pipeline")).FullPath;
+var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
 void StageTask(string name, string dependsOn)
@@ -46,7 +48,7 @@ void StageTask(string name, string dependsOn)
             {
                 arguments.Append("--force");
             }
-            var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments });
+            var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
             if (exitCode != 0)
             {
                 throw new Exception($"{name} failed (pipeline exited with code {exitCode}); the message above says why");

@@ -266,19 +266,7 @@ public sealed class CsvSource : IDatasetSource
 
     private static bool IsRemote(string location) => new FileImageRef(location).IsRemote;
 
-    /// <summary>A path as people see it in messages and origins: relative to the current folder when under it, else full.</summary>
-    private static string Display(string path)
-    {
-        if (IsRemote(path))
-        {
-            return path;
-        }
-        var full = Path.GetFullPath(path);
-        var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), full);
-        var outside = Path.IsPathRooted(relative) || relative == ".."
-            || relative.StartsWith($"..{Path.DirectorySeparatorChar}", StringComparison.Ordinal);
-        return outside ? full : relative.Replace(Path.DirectorySeparatorChar, '/');
-    }
+    private static string Display(string path) => IsRemote(path) ? path : DisplayPath.FromCurrentDirectory(path);
 
     private sealed record Row(string Field, string Label, string Origin, FileImageRef Image);
 }

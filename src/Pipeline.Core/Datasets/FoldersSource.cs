@@ -117,14 +117,7 @@ public sealed class FoldersSource : IDatasetSource
     private string DefinitionDisplay => _dataset.DefinitionPath.Length == 0 ? DatasetLoader.FileName : Display(_dataset.DefinitionPath);
 
     /// <summary>A path as people see it in messages and origins: relative to the current folder when under it, else full.</summary>
-    private static string Display(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), full);
-        var outside = Path.IsPathRooted(relative) || relative == ".."
-            || relative.StartsWith($"..{Path.DirectorySeparatorChar}", StringComparison.Ordinal);
-        return outside ? full : relative.Replace(Path.DirectorySeparatorChar, '/');
-    }
+    private static string Display(string path) => DisplayPath.FromCurrentDirectory(path);
 
     private sealed record Image(string Relative, string Label, string FullPath);
 }

@@ -274,10 +274,5 @@ public sealed class StageEngine
         }
     }
 
-    public string Display(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var relative = Path.GetRelativePath(_displayRoot, full);
-        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative.Replace('\\', '/');
-    }
+    public string Display(string path) => DisplayPath.Relative(path, _displayRoot);
 }
