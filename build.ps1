@@ -156,16 +156,19 @@ try {
         Stop-Build "build.ps1: the .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/$page"
     }
 
-    # --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13) -------------------------
-    # Linux only: TorchSharp's Windows and macOS native libraries do not load GCC's libstdc++.
-    if ($IsLinux) {
+    # --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13), for the stages that train
+    # Linux only: TorchSharp's Windows and macOS native libraries do not load GCC's libstdc++. (No ICU check as in
+    # build.sh: PowerShell itself runs on .NET, so if this script runs, ICU is there or not needed.)
+    $needsTorch = @('Train', 'Evaluate', 'Export', 'SmokePredict', 'Test') -ccontains $target
+    if ($IsLinux -and $needsTorch) {
         $libstdcxx = @('/usr/lib/x86_64-linux-gnu/libstdc++.so.6', '/usr/lib/aarch64-linux-gnu/libstdc++.so.6',
             '/usr/lib64/libstdc++.so.6') | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
         # The version tag is plain ASCII inside the binary; Latin-1 maps every byte to one char, so nothing is lost.
         function Test-Glibcxx { [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($libstdcxx)).Contains('GLIBCXX_3.4.32') }
         if ($libstdcxx -and -not (Test-Glibcxx)) {
             if ((Test-Root) -and (Get-DebianCodename) -ceq 'bookworm') {
-                Write-Host "build.ps1: $libstdcxx lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13's libstdc++); installing it from Debian 13 (trixie), pinned low"
+                Write-Host "build.ps1: $libstdcxx lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13's libstdc++); installing libstdc++6 from Debian 13 (trixie)"
+                Write-Host "  (it brings trixie's libc6, libgcc-s1 and base-files with it; the pin keeps everything else on bookworm)"
                 # The mirror already configured for bookworm serves trixie too; no host name is written here.
                 $mirror = Get-DebianMirror
                 if (-not $mirror) {
@@ -234,13 +237,11 @@ build.ps1: Fashion-MNIST is missing ($fashion).
     }
 
     # --- the engine the Cake script loads; rebuilt only when its sources changed -----------------------------
-    # The same test as build.sh's `find src ... \( -name bin -o -name obj \) -type d -prune -o -newer "$stamp"`:
-    # bin/ and obj/ folders are skipped whole, other directories count too (a deleted source file shows only as
-    # its folder's newer time), symbolic links are not followed, and the walk stops at the first newer entry.
-    function Test-EngineStale([string] $Stamp) {
-        if (-not (Test-Path -LiteralPath $Stamp)) { return $true }
-        $since = [IO.File]::GetLastWriteTimeUtc($Stamp)
-        $options = [IO.EnumerationOptions]@{ AttributesToSkip = 0; IgnoreInaccessible = $true; RecurseSubdirectories = $false }
+    # The same signature as build.sh's: every source file with its modification time (to the microsecond),
+    # bin/ and obj/ left out, sorted, SHA-256. An edit, an added or a deleted file all change it.
+    function Get-SourceSignature {
+        $epochTicks = [DateTime]::UnixEpoch.Ticks
+        $lines = [Collections.Generic.List[string]]::new()
         $pending = [Collections.Generic.Stack[object]]::new()
         foreach ($top in 'src', 'Directory.Build.props', 'Directory.Packages.props', 'global.json') {
             $full = Join-Path $root $top
@@ -249,25 +250,31 @@ build.ps1: Fashion-MNIST is missing ($fashion).
         }
         while ($pending.Count -gt 0) {
             $relative, $info = $pending.Pop()
-            if ($info -is [IO.DirectoryInfo] -and ($info.Name -eq 'bin' -or $info.Name -eq 'obj')) { continue }
-            if ($info.LastWriteTimeUtc -gt $since) { return $true }
-            $isLink = ($info.Attributes -band [IO.FileAttributes]::ReparsePoint) -ne 0
-            if ($info -is [IO.DirectoryInfo] -and -not $isLink) {
-                try { $children = @($info.EnumerateFileSystemInfos('*', $options)) } catch { continue }
-                foreach ($child in $children) { $pending.Push(@("$relative/$($child.Name)", $child)) }
+            if ($info -is [IO.DirectoryInfo]) {
+                if ($info.Name -eq 'bin' -or $info.Name -eq 'obj') { continue }
+                foreach ($child in $info.EnumerateFileSystemInfos()) { $pending.Push(@("$relative/$($child.Name)", $child)) }
+                continue
             }
+            # Integer division throughout: PowerShell's / gives a double, which would round the last digit.
+            $micro = [Math]::DivRem([long]($info.LastWriteTimeUtc.Ticks - $epochTicks), [long]10).Item1
+            $split = [Math]::DivRem($micro, [long]1000000)
+            $seconds, $fraction = $split.Item1, $split.Item2
+            $lines.Add(('{0} {1}.{2:D6}' -f $relative, $seconds, $fraction))
         }
-        $false
+        $lines.Sort([StringComparer]::Ordinal)
+        $text = [string]::Concat(($lines | ForEach-Object { "$_`n" }))
+        [Convert]::ToHexStringLower([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($text)))
     }
 
     $bin = Join-Path $root 'build/.bin'
     $stamp = Join-Path $bin '.built'
+    $signature = Get-SourceSignature
     $cakeArgs = [Collections.Generic.List[string]]::new()
-    if (Test-EngineStale $stamp) {
+    $built = if (Test-Path -LiteralPath $stamp) { [IO.File]::ReadAllText($stamp).Trim() } else { '' }
+    if ($built -ne $signature) {
         Write-Host 'build.ps1: building the pipeline engine'
         Invoke-Checked { & dotnet build src/Pipeline.Cli/Pipeline.Cli.csproj -c Release -o $bin -nologo -v quiet '-clp:ErrorsOnly' }
-        [IO.File]::Open($stamp, [IO.FileMode]::OpenOrCreate).Dispose()
-        [IO.File]::SetLastWriteTimeUtc($stamp, [DateTime]::UtcNow)
+        [IO.File]::WriteAllText($stamp, "$signature`n")
         $cakeArgs.Add('--invalidate-script-cache')
     }
 

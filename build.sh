@@ -48,31 +48,57 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 is_root() { [ "$(id -u)" = 0 ]; }
 debian_codename() { [ -r /etc/os-release ] && . /etc/os-release && echo "${VERSION_CODENAME:-}"; }
 
-# --- .NET SDK -----------------------------------------------------------------------------------------------
+# --- .NET SDK, and ICU, which the SDK will not start without -----------------------------------------------
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "build.sh: the .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
   exit 1
 fi
+apt_install() { # apt_install [apt-get options] PACKAGE...: quiet, but say what apt changes
+  [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" 2>&1 | grep -E '^(Setting up|Unpacking)' | sed 's/^/  /' || true
+}
+if [ "$(uname -s)" = Linux ] && [ -z "${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-}" ] && command -v ldconfig >/dev/null 2>&1 \
+   && ! ldconfig -p | grep -q 'libicuuc\.so'; then
+  icu=""
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
+    icu="$(apt-cache pkgnames libicu 2>/dev/null | grep -E '^libicu[0-9]+$' | sort -V | tail -n 1)"
+  fi
+  if [ -n "$icu" ]; then
+    echo "build.sh: the .NET SDK needs ICU; installing $icu"
+    apt_install "$icu"
+  else
+    echo "build.sh: the .NET SDK needs ICU (libicu); install it (Debian 12: apt-get install libicu72) or set DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1" >&2
+    exit 1
+  fi
+fi
 
-# --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13) ---------------------------
+# --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13), for the stages that train --
+case "$target" in
+  Train|Evaluate|Export|SmokePredict|Test) needs_torch=1 ;;
+  *) needs_torch="" ;;
+esac
 libstdcxx=""
 for candidate in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/aarch64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6; do
   [ -e "$candidate" ] && { libstdcxx="$candidate"; break; }
 done
-if [ -n "$libstdcxx" ] && ! grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx"; then
+if [ -n "$needs_torch" ] && [ -n "$libstdcxx" ] && ! grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx"; then
   if is_root && [ "$(debian_codename)" = "bookworm" ]; then
-    echo "build.sh: $libstdcxx lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13's libstdc++); installing it from Debian 13 (trixie), pinned low"
+    echo "build.sh: $libstdcxx lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13's libstdc++); installing libstdc++6 from Debian 13 (trixie)"
+    echo "  (it brings trixie's libc6, libgcc-s1 and base-files with it; the pin keeps everything else on bookworm)"
     # The mirror already configured for bookworm serves trixie too; no host name is written here.
     mirror="$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
     if [ -z "$mirror" ]; then
-      mirror="$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
+      # One-line form: deb [options] URI suite components
+      mirror="$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+        /etc/apt/sources.list 2>/dev/null || true)"
     fi
     [ -n "$mirror" ] || { echo "build.sh: found no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2; exit 1; }
     printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
       > /etc/apt/sources.list.d/pipeline-trixie.sources
     printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/pipeline-trixie
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+    apt_install -t trixie libstdc++6
     grep -q 'GLIBCXX_3\.4\.32' "$libstdcxx" || { echo "build.sh: libstdc++6 from trixie did not provide GLIBCXX_3.4.32" >&2; exit 1; }
   else
     cat >&2 <<MSG
@@ -93,7 +119,7 @@ if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ]; } && [ ! -e "$f
   if is_root && command -v apt-get >/dev/null 2>&1; then
     echo "build.sh: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
     if ! apt-cache show dataset-fashion-mnist >/dev/null 2>&1; then apt-get update -qq; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    apt_install dataset-fashion-mnist
   else
     echo "build.sh: Fashion-MNIST is missing ($fashion); install it with: sudo apt-get install dataset-fashion-mnist" >&2
     exit 1
@@ -107,15 +133,18 @@ if [ ! -d "$packages/cake.tool/7.0.0" ]; then
 fi
 
 # --- the engine the Cake script loads; rebuilt only when its sources changed -------------------------------
+# The signature lists every source file with its modification time, so an edit, an added or a deleted file
+# all show; bin/ and obj/ are left out, so a test run writing there does not count as a change.
 bin="$root/build/.bin"
 stamp="$bin/.built"
+# (Times to the microsecond and SHA-256, so build.ps1 computes the same signature.)
+signature="$(find src Directory.Build.props Directory.Packages.props global.json \( -name bin -o -name obj \) -prune \
+  -o -type f -printf '%p %T@\n' 2>/dev/null | sed -E 's/(\.[0-9]{6})[0-9]*$/\1/' | LC_ALL=C sort | sha256sum | cut -c1-64)"
 cake_args=()
-# Build outputs (bin/, obj/) are pruned whole: a test run writing there must not look like a source change.
-if [ ! -e "$stamp" ] || [ -n "$(find src Directory.Build.props Directory.Packages.props global.json \
-      \( -name bin -o -name obj \) -type d -prune -o -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ ! -e "$stamp" ] || [ "$(cat "$stamp")" != "$signature" ]; then
   echo "build.sh: building the pipeline engine"
   dotnet build src/Pipeline.Cli/Pipeline.Cli.csproj -c Release -o "$bin" -nologo -v quiet -clp:ErrorsOnly
-  touch "$stamp"
+  printf '%s\n' "$signature" > "$stamp"
   cake_args+=(--invalidate-script-cache)
 fi
 
