@@ -62,7 +62,11 @@ if [ "$(uname -s)" = Linux ] && [ -z "${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-}
   icu=""
   if is_root && command -v apt-get >/dev/null 2>&1; then
     [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
-    icu="$(apt-cache pkgnames libicu 2>/dev/null | grep -E '^libicu[0-9]+$' | sort -V | tail -n 1)"
+    case "$(debian_codename)" in
+      bookworm) icu=libicu72 ;;
+      trixie) icu=libicu76 ;;
+      *) icu="$(apt-cache pkgnames libicu 2>/dev/null | grep -E '^libicu[0-9]+$' | sort -V | tail -n 1)" ;;
+    esac
   fi
   if [ -n "$icu" ]; then
     echo "build.sh: the .NET SDK needs ICU; installing $icu"
