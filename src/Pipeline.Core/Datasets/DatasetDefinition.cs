@@ -13,6 +13,8 @@ public sealed record DatasetDefinition
 
     public RecordsParameters Records { get; init; } = new();
 
+    public TrainParameters Train { get; init; } = new();
+
     /// <summary>The folder holding dataset.json: relative paths in it are relative to this.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Directory { get; init; } = "";

@@ -1,0 +1,93 @@
+namespace Pipeline.Core.Datasets;
+
+/// <summary>The "train" section of dataset.json: the model, its input, and how to train it.</summary>
+public sealed record TrainParameters
+{
+    /// <summary>"cnn" (a small network trained from scratch) or TorchVision's "resnet18", "resnet34", "resnet50".</summary>
+    public string Model { get; init; } = "cnn";
+
+    /// <summary>Images are resized to this square size (pixels) before augmentation.</summary>
+    public int InputSize { get; init; } = 28;
+
+    /// <summary>Channels the model reads: 1 (grayscale) or 3 (RGB); images are converted to it.</summary>
+    public int Channels { get; init; } = 1;
+
+    /// <summary>Per-channel mean and standard deviation of pixel values in [0, 1], subtracted and divided.</summary>
+    public NormalizationParameters Normalization { get; init; } = new();
+
+    public AugmentParameters Augment { get; init; } = new();
+
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Total optimizer steps; growing only this continues from the last checkpoint.</summary>
+    public int TrainSteps { get; init; } = 1000;
+
+    /// <summary>Evaluate on the held-out split and write a checkpoint every this many steps.</summary>
+    public int StepsPerEval { get; init; } = 500;
+
+    /// <summary>The held-out split evaluated during training; default "validation" if the dataset has one, else "test".</summary>
+    public string? EvalSplit { get; init; }
+
+    public OptimizerParameters Optimizer { get; init; } = new();
+
+    public LearningRateParameters LearningRate { get; init; } = new();
+
+    public double WeightDecay { get; init; } = 1e-4;
+
+    public double LabelSmoothing { get; init; }
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Threads for the model's math; 0 means one per core.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Examples held in the shuffle buffer, as tf.data's shuffle does.</summary>
+    public int ShuffleBuffer { get; init; } = 1024;
+
+    /// <summary>How many of the newest checkpoints to keep.</summary>
+    public int KeepCheckpoints { get; init; } = 3;
+}
+
+/// <summary>Per-channel normalization of pixel values in [0, 1].</summary>
+public sealed record NormalizationParameters
+{
+    public IReadOnlyList<double> Mean { get; init; } = [0.5];
+
+    public IReadOnlyList<double> Std { get; init; } = [0.5];
+}
+
+/// <summary>Random augmentation applied to training images only.</summary>
+public sealed record AugmentParameters
+{
+    /// <summary>Mirror left-right with probability one half.</summary>
+    public bool Flip { get; init; }
+
+    /// <summary>Shift by up to this many pixels in each direction (zero padding), like a random crop of a padded image.</summary>
+    public int Translate { get; init; }
+}
+
+/// <summary>"sgd" (with momentum, optionally Nesterov) or "adamw".</summary>
+public sealed record OptimizerParameters
+{
+    public string Name { get; init; } = "adamw";
+
+    public double Momentum { get; init; } = 0.9;
+
+    public bool Nesterov { get; init; }
+}
+
+/// <summary>The learning rate and its schedule over the training steps.</summary>
+public sealed record LearningRateParameters
+{
+    public double Base { get; init; } = 1e-3;
+
+    /// <summary>"constant", "step" (multiply by decay_rate at each of decay_steps) or "cosine" (to zero at train_steps).</summary>
+    public string Schedule { get; init; } = "cosine";
+
+    /// <summary>Linear warm-up from zero over this many steps, before the schedule.</summary>
+    public int WarmupSteps { get; init; }
+
+    public IReadOnlyList<int> DecaySteps { get; init; } = [];
+
+    public double DecayRate { get; init; } = 0.1;
+}
