@@ -74,19 +74,8 @@ Task("Test").Does(() => DotNetTest(System.IO.Path.Combine(root, "Pipeline.sln"))
 
 Task("Clean").Does(() =>
 {
-    var folder = System.IO.Path.Combine(root, "artifacts", Pipeline().Dataset.Name);
-    using (Pipeline().Lock(message => Warning(message), timeout: null))
-    {
-        foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(folder))
-        {
-            if (System.IO.Path.GetFileName(entry) is ".run.lock" or ".run.owner")
-            {
-                continue;
-            }
-            if (System.IO.Directory.Exists(entry)) System.IO.Directory.Delete(entry, true); else System.IO.File.Delete(entry);
-        }
-    }
-    Information($"Removed the outputs of {Pipeline().Dataset.Name} ({folder})");
+    var removed = Pipeline().Clean(message => Warning(message));
+    Information($"Removed {removed} entries from {Pipeline().ArtifactsDirectory}");
 });
 
 // Cake refuses to skip the task it was asked for, so stage targets run through this aggregate.

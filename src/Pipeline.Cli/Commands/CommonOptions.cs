@@ -51,5 +51,11 @@ internal static class CommonOptions
             Console.Error.WriteLine("cancelled");
             return 130;
         }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("PIPELINE_TRACE") is null)
+        {
+            // A bug, not bad input: still one line, with how to get the whole story.
+            Console.Error.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message} (set PIPELINE_TRACE=1 for the stack trace)");
+            return 70;
+        }
     }
 }

@@ -89,6 +89,30 @@ public sealed class DatasetPipeline
 
     public ArtifactsLock Lock(Action<string> log, TimeSpan? timeout = null) => ArtifactsLock.Acquire(ArtifactsDirectory, timeout, log);
 
+    /// <summary>Removes every output and record of this dataset, waiting for any build using it; returns how many entries went.</summary>
+    public int Clean(Action<string> log)
+    {
+        using var held = Lock(log);
+        var removed = 0;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(ArtifactsDirectory))
+        {
+            if (ArtifactsLock.IsLockFile(entry))
+            {
+                continue;
+            }
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+            removed++;
+        }
+        return removed;
+    }
+
     public static string Title(string stage) => char.ToUpperInvariant(stage[0]) + stage[1..];
 
     private StageStatus FirstLook(string stage)

@@ -117,8 +117,7 @@ public sealed class CsvSource : IDatasetSource
             var error = Split(line, fields);
             var firstContent = !sawContent;
             sawContent = true;
-            // A header's first field is a column name; an image always has a '.', '/', '\' or ':' somewhere.
-            if (firstContent && fields.Count > 0 && fields[0].Length > 0 && fields[0].IndexOfAny(['.', '/', '\\', ':']) < 0)
+            if (firstContent && IsHeader(fields))
             {
                 continue;
             }
@@ -149,7 +148,7 @@ public sealed class CsvSource : IDatasetSource
         {
             return new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new PipelineException($"cannot read: {e.Message}", display, e);
         }
@@ -166,6 +165,24 @@ public sealed class CsvSource : IDatasetSource
             throw new PipelineException($"cannot read: {e.Message}", display, e);
         }
     }
+
+    private static readonly HashSet<string> ImageColumns = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "image", "images", "image_uri", "image_url", "image_path", "uri", "url", "path", "file", "filename", "file_name",
+    };
+
+    private static readonly HashSet<string> LabelColumns = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "label", "labels", "class", "class_name", "category", "synset",
+    };
+
+    /// <summary>
+    /// A header names its columns: "image,label" and the like. Anything else is data, so a header-less CSV whose
+    /// first image happens to have no extension ("IMG_0001,daisy") keeps its first row.
+    /// </summary>
+    private static bool IsHeader(List<string> fields) =>
+        fields.Count == 2 && (ImageColumns.Contains(fields[0]) || LabelColumns.Contains(fields[1]))
+        && fields[0].IndexOfAny(['.', '/', '\\', ':']) < 0;
 
     /// <summary>Splits one line into trimmed fields (RFC 4180 quoting within the line); returns what is wrong, or null.</summary>
     internal static string? Split(string line, List<string> fields)

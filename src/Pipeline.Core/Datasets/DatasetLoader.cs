@@ -88,9 +88,12 @@ public static class DatasetLoader
 
     private static void Validate(DatasetDefinition d, string path)
     {
-        if (string.IsNullOrWhiteSpace(d.Name) || d.Name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        // The name is a folder under artifacts/: it must start with a letter or digit ("..", ".downloads" must not).
+        if (string.IsNullOrEmpty(d.Name) || !char.IsAsciiLetterOrDigit(d.Name[0])
+            || d.Name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
         {
-            throw new PipelineException($"name \"{d.Name}\" must be letters, digits, '-', '_' or '.' (it names the artifacts folder)", path);
+            throw new PipelineException(
+                $"name \"{d.Name}\" must start with a letter or digit and hold only letters, digits, '-', '_' or '.' (it names the artifacts folder)", path);
         }
         if (d.Records.OnBadImage is not ("error" or "skip"))
         {
@@ -100,17 +103,62 @@ public static class DatasetLoader
         {
             throw new PipelineException($"records.jpeg_quality is {d.Records.JpegQuality}; use 1 to 100", path);
         }
+        if (d.Records.MaxImagePixels < 1)
+        {
+            throw new PipelineException($"records.max_image_pixels is {d.Records.MaxImagePixels}; it must be positive", path);
+        }
+        var splits = DeclaredSplits(d.Source);
         foreach (var (split, shards) in d.Records.Shards)
         {
             if (shards < 1)
             {
                 throw new PipelineException($"records.shards.{split} is {shards}; a split needs at least one shard", path);
             }
+            if (!splits.Contains(split))
+            {
+                throw new PipelineException($"records.shards names split \"{split}\", which the source does not have; its splits: {string.Join(", ", splits)}", path);
+            }
+        }
+        if (d.Source is IdxSourceDefinition idx)
+        {
+            CheckLabelList(idx.ClassNames, "source.class_names", path);
+        }
+        if (d.Labels.Fixed is { } fixedLabels)
+        {
+            CheckLabelList(fixedLabels, "labels.fixed", path);
         }
         if (d.Source is FoldersSourceDefinition folders &&
             (folders.ValidationPercent < 0 || folders.TestPercent < 0 || folders.ValidationPercent + folders.TestPercent >= 100))
         {
             throw new PipelineException("source.validation_percent + source.test_percent must be between 0 and 100, leaving some images to train on", path);
+        }
+    }
+
+    /// <summary>The splits a source definition will produce, known without reading any of its files.</summary>
+    private static IReadOnlyList<string> DeclaredSplits(SourceDefinition source) => source switch
+    {
+        IdxSourceDefinition idx => SplitOrder.Sort(idx.Splits.Keys),
+        CsvSourceDefinition csv => SplitOrder.Sort(csv.Splits.Keys),
+        FoldersSourceDefinition folders => SplitOrder.Sort(new[] { "train" }
+            .Concat(folders.ValidationPercent > 0 ? ["validation"] : [])
+            .Concat(folders.TestPercent > 0 ? ["test"] : [])),
+        _ => [],
+    };
+
+    /// <summary>Labels become lines of labels.txt: each must be non-empty, on one line, and listed once.</summary>
+    private static void CheckLabelList(IReadOnlyList<string> labels, string field, string path)
+    {
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(labels[i]) || labels[i].Contains('\n') || labels[i].Contains('\r'))
+            {
+                throw new PipelineException($"{field}[{i}] is {(string.IsNullOrWhiteSpace(labels[i]) ? "empty" : "more than one line")}; a label is one non-empty line", path);
+            }
+        }
+        var repeated = labels.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (repeated is not null)
+        {
+            throw new PipelineException($"{field} lists \"{repeated.Key}\" {repeated.Count()} times; each label once", path);
         }
     }
 

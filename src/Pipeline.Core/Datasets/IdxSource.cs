@@ -49,16 +49,21 @@ public sealed class IdxSource : IDatasetSource
         }
 
         var (rows, columns) = (images.Dimensions[1], images.Dimensions[2]);
+        if (rows == 0 || columns == 0)
+        {
+            throw new PipelineException($"images are {rows}×{columns} pixels; an image needs at least one of each", imagesPath);
+        }
         var size = rows * columns;
         var imageFile = Path.GetFileName(imagesPath);
-        var stem = imageFile.Split('.')[0];
+        // Named by split and index, not by the IDX file's name: that name is not an input of any stage,
+        // so renaming the file must not change what the records hold.
         var examples = new SourceExample[images.Count];
         for (var i = 0; i < images.Count; i++)
         {
             var label = ClassName(labels.Data[i], labelsPath, i);
             var pixels = new ReadOnlyMemory<byte>(images.Data, i * size, size);
             examples[i] = new SourceExample(split, label, $"{imageFile}: image {i}",
-                new PixelImageRef($"{stem}-{i:D5}.png", pixels, columns, rows));
+                new PixelImageRef($"{split}-{i:D5}.png", pixels, columns, rows));
         }
         return examples;
     }

@@ -26,12 +26,10 @@ public sealed class ArtifactsLock : IDisposable
         var told = false;
         while (true)
         {
+            FileStream stream;
             try
             {
-                var stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                File.WriteAllText(ownerPath,
-                    $"pid {Environment.ProcessId} ({string.Join(' ', Environment.GetCommandLineArgs())}), since {DateTime.Now:yyyy-MM-dd HH:mm:ss}\n");
-                return new ArtifactsLock(stream, ownerPath);
+                stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
             catch (IOException)
             {
@@ -48,9 +46,26 @@ public sealed class ArtifactsLock : IDisposable
                     told = true;
                 }
                 Thread.Sleep(200);
+                continue;
             }
+
+            try
+            {
+                File.WriteAllText(ownerPath,
+                    $"pid {Environment.ProcessId} ({string.Join(' ', Environment.GetCommandLineArgs())}), since {DateTime.Now:yyyy-MM-dd HH:mm:ss}\n");
+            }
+            catch
+            {
+                // Without this, a full disk would leave the lock held by this very process, which would then wait on itself.
+                stream.Dispose();
+                throw;
+            }
+            return new ArtifactsLock(stream, ownerPath);
         }
     }
+
+    /// <summary>Whether a path in an artifacts folder is one of the lock's own files, which cleaning leaves alone.</summary>
+    public static bool IsLockFile(string path) => Path.GetFileName(path) is LockName or OwnerName;
 
     public void Dispose()
     {

@@ -75,8 +75,9 @@ public static class CanonicalJson
 
     private static void FlattenInto(SortedDictionary<string, string> result, JsonNode? node, string path)
     {
-        if (node is JsonObject obj && obj.Count > 0)
+        if (node is JsonObject obj)
         {
+            // An empty object adds no paths, so {} and an absent section read alike ("records.shards.train set to 2").
             foreach (var (key, value) in obj)
             {
                 FlattenInto(result, value, path.Length == 0 ? key : $"{path}.{key}");

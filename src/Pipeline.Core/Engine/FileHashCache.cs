@@ -14,6 +14,8 @@ public sealed class FileHashCache
     private readonly string? _path;
     private bool _dirty;
 
+    private static readonly TimeSpan RacyWindow = TimeSpan.FromSeconds(2);
+
     private FileHashCache(string? path) => _path = path;
 
     public static FileHashCache InMemory() => new(null);
@@ -28,7 +30,10 @@ public sealed class FileHashCache
                 var entries = JsonSerializer.Deserialize<Dictionary<string, Entry>>(File.ReadAllBytes(path));
                 foreach (var (key, value) in entries ?? [])
                 {
-                    cache._entries[key] = value;
+                    if (value is { Hash: not null })
+                    {
+                        cache._entries[key] = value;
+                    }
                 }
             }
             catch (JsonException)
@@ -53,7 +58,12 @@ public sealed class FileHashCache
             return known.Hash;
         }
         var hash = ContentHash.OfFile(full);
-        Remember(full, info.Length, stamp, hash);
+        // A file written moments ago may be written again within the same timestamp tick ("racily clean" in git's
+        // words): its size and mtime would then not show the change, so such hashes are not remembered yet.
+        if (DateTime.UtcNow - info.LastWriteTimeUtc > RacyWindow)
+        {
+            Remember(full, info.Length, stamp, hash);
+        }
         return hash;
     }
 

@@ -43,9 +43,17 @@ public sealed class LockFile
         {
             foreach (var (name, node) in stages)
             {
-                if (node is JsonObject obj)
+                if (node is not JsonObject obj)
+                {
+                    continue;
+                }
+                try
                 {
                     lockFile._stages[name] = LockEntry.FromJson(name, obj);
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException)
+                {
+                    // A hand-edited or damaged entry: forget it, which only makes that stage rebuild.
                 }
             }
         }

@@ -7,7 +7,11 @@ public class PipelineException : Exception
         : base(location is null ? message : $"{location}: {message}", inner)
     {
         Location = location;
+        Problem = message;
     }
+
+    /// <summary>What is wrong, without the location.</summary>
+    public string Problem { get; }
 
     /// <summary>Where the problem is: "file", "file:line" or "file: field", when known.</summary>
     public string? Location { get; }

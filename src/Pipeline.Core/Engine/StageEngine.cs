@@ -6,6 +6,9 @@ namespace Pipeline.Core.Engine;
 /// <summary>Decides whether a stage is stale, says why, and rebuilds it so a crash never leaves it looking fresh.</summary>
 public sealed class StageEngine
 {
+    /// <summary>The lock entry's value for an output that is a folder ("records/"): it must exist.</summary>
+    private const string FolderMarker = "folder";
+
     private readonly string _artifacts;
     private readonly string _displayRoot;
     private readonly FileHashCache _hashes;
@@ -63,6 +66,9 @@ public sealed class StageEngine
             reasons.Add($"fingerprint changed ({ContentHash.Short(entry.Fingerprint)} → {ContentHash.Short(fingerprint)})");
         }
 
+        // Hashes learned while checking are worth keeping even when nothing runs: a touched but unchanged
+        // folder of images is then read once, not on every build.
+        _hashes.Save();
         var fresh = reasons.Count == 0;
         if (fresh)
         {
@@ -93,7 +99,7 @@ public sealed class StageEngine
         var fingerprint = status.Fingerprint;
         var scratch = Path.Combine(_artifacts, ".tmp");
         var temp = Path.Combine(scratch, $"{stage.Name}-{Guid.NewGuid():N}");
-        DeleteLeftovers(scratch, stage.Name);
+        DeleteLeftovers(scratch);
         Directory.CreateDirectory(temp);
         try
         {
@@ -109,7 +115,7 @@ public sealed class StageEngine
             // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
             // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
             MoveIntoPlace(temp, declaration.Outputs, scratch);
-            foreach (var (relative, hash) in outputs)
+            foreach (var (relative, hash) in outputs.Where(p => p.Value != FolderMarker))
             {
                 _hashes.Remember(Path.Combine(_artifacts, relative), hash);
             }
@@ -178,7 +184,14 @@ public sealed class StageEngine
         foreach (var (relative, recorded) in entry.Outputs)
         {
             var path = Path.Combine(_artifacts, relative);
-            if (!File.Exists(path))
+            if (recorded == FolderMarker)
+            {
+                if (!Directory.Exists(path))
+                {
+                    missing.Add(relative);
+                }
+            }
+            else if (!File.Exists(path))
             {
                 missing.Add(relative);
             }
@@ -201,6 +214,7 @@ public sealed class StageEngine
     {
         var root = run.OutputRoot;
         var files = new List<string>();
+        var folders = new List<string>();
         foreach (var output in declared)
         {
             var path = Path.Combine(root, output);
@@ -210,6 +224,8 @@ public sealed class StageEngine
             }
             else if (Directory.Exists(path))
             {
+                // The folder itself is recorded too, so deleting an output folder that came out empty still shows.
+                folders.Add(output.TrimEnd('/') + "/");
                 files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
                     .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')));
             }
@@ -231,6 +247,10 @@ public sealed class StageEngine
         for (var i = 0; i < files.Count; i++)
         {
             result[files[i]] = hashes[i];
+        }
+        foreach (var folder in folders)
+        {
+            result[folder] = FolderMarker;
         }
         return result;
     }
@@ -257,20 +277,17 @@ public sealed class StageEngine
         }
     }
 
-    private static void DeleteLeftovers(string scratch, string stage)
+    private static void DeleteLeftovers(string scratch)
     {
         if (!Directory.Exists(scratch))
         {
             return;
         }
-        // Left by a run that was killed: only one run holds the artifacts folder at a time, so none is in use.
+        // Left by runs that were killed, of any stage: only one run holds the artifacts folder at a time (the
+        // caller holds its lock), so none of them is in use.
         foreach (var leftover in Directory.EnumerateDirectories(scratch))
         {
-            var name = Path.GetFileName(leftover);
-            if (name.StartsWith(stage + "-", StringComparison.Ordinal) || name.StartsWith("replaced-", StringComparison.Ordinal))
-            {
-                Directory.Delete(leftover, recursive: true);
-            }
+            Directory.Delete(leftover, recursive: true);
         }
     }
 

@@ -53,7 +53,7 @@ public sealed class ImageEncoder
         {
             info = Image.Identify(array);
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException or InvalidDataException)
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new BadImageException($"image {file} is corrupt: {e.Message}", location, e);
         }
@@ -70,11 +70,19 @@ public sealed class ImageEncoder
             image.SaveAsJpeg(buffer, _jpeg);
             return new EncodedImage(buffer.ToArray(), "JPEG", image.Width, image.Height, 3, "RGB");
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or NotSupportedException or InvalidDataException)
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new BadImageException($"image {file} cannot be decoded: {e.Message}", location, e);
         }
     }
+
+    /// <summary>
+    /// What a decoder throws on hostile or damaged bytes. ImageSharp 2.1's decoders throw far more than their
+    /// documented exceptions on such input (corrupt TGA, TIFF, BMP, PBM and WebP files were seen to throw
+    /// ArgumentException, InvalidOperationException, DivideByZeroException, IndexOutOfRangeException and
+    /// NullReferenceException), so anything but running out of memory or being cancelled means a bad image.
+    /// </summary>
+    private static bool IsDecoderFailure(Exception e) => e is not (OutOfMemoryException or OperationCanceledException);
 
     private void CheckSize(int width, int height, string file, string location)
     {

@@ -35,7 +35,7 @@ public static class ExampleJson
             features[key] = feature.KindCase switch
             {
                 Feature.KindOneofCase.Int64List => new JsonArray([.. feature.Int64List.Value.Select(v => JsonValue.Create(v))]),
-                Feature.KindOneofCase.FloatList => new JsonArray([.. feature.FloatList.Value.Select(v => JsonValue.Create(v))]),
+                Feature.KindOneofCase.FloatList => new JsonArray([.. feature.FloatList.Value.Select(Float)]),
                 Feature.KindOneofCase.BytesList => new JsonArray([.. feature.BytesList.Value.Select(v => Bytes(v, fullBytes))]),
                 _ => new JsonArray(),
             };
@@ -45,6 +45,10 @@ public static class ExampleJson
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         });
     }
+
+    /// <summary>JSON has no NaN or infinity; those print as strings so one odd value does not stop the listing.</summary>
+    private static JsonNode Float(float value) =>
+        float.IsFinite(value) ? JsonValue.Create(value) : JsonValue.Create(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static JsonNode Bytes(ByteString value, bool full)
     {

@@ -35,7 +35,7 @@ public sealed class RecordsStage : IStage
 
     public string Name => "records";
 
-    public int ImplementationVersion => 1;
+    public int ImplementationVersion => 2;
 
     public StageDeclaration Declare()
     {
@@ -51,6 +51,13 @@ public sealed class RecordsStage : IStage
                 ["records"] = JsonSerializer.SerializeToNode(_dataset.Records, DatasetLoader.Options),
                 ["labels"] = new JsonObject { ["drop_unknown"] = _dataset.Labels.DropUnknown },
                 ["source"] = SourceParameters.Of(_dataset.Source),
+                // The bytes of converted images depend on the runtime's zlib and ImageSharp's codecs: a new
+                // version may change them, so it re-runs the stage (downstream stays fresh if nothing changed).
+                ["codecs"] = new JsonObject
+                {
+                    ["runtime"] = Environment.Version.ToString(),
+                    ["imagesharp"] = typeof(SixLabors.ImageSharp.Image).Assembly.GetName().Version?.ToString(),
+                },
             },
             [Output]);
     }
@@ -86,7 +93,8 @@ public sealed class RecordsStage : IStage
         File.WriteAllText(Path.Combine(folder, ManifestName), CanonicalJson.Serialize(root, indented: true));
         if (rejects.Count > 0)
         {
-            var list = new JsonArray([.. rejects.OrderBy(r => r.Origin, StringComparer.Ordinal)
+            var list = new JsonArray([.. rejects.Select(r => (Origin: Portable(r.Origin), Error: Portable(r.Error)))
+                .OrderBy(r => r.Origin, StringComparer.Ordinal)
                 .Select(r => (JsonNode)new JsonObject { ["origin"] = r.Origin, ["error"] = r.Error })]);
             File.WriteAllText(Path.Combine(folder, RejectsName), CanonicalJson.Serialize(list, indented: true));
             run.Log($"  {rejects.Count} bad image{(rejects.Count == 1 ? "" : "s")} skipped (on_bad_image: skip): see {Output}/{RejectsName}");
@@ -115,6 +123,20 @@ public sealed class RecordsStage : IStage
             rejects.Add(new Reject(example.Origin, message));
         }
         return usable;
+    }
+
+    /// <summary>
+    /// The report is an output, so it must not depend on where the checkout is or where the build runs from:
+    /// paths inside the dataset's folder are written relative to it.
+    /// </summary>
+    private string Portable(string text)
+    {
+        var folder = _dataset.Directory.TrimEnd('/', '\\');
+        foreach (var prefix in new[] { folder, DisplayPath.FromCurrentDirectory(folder) }.Where(p => p.Length > 0 && p != "."))
+        {
+            text = text.Replace(prefix + "/", "", StringComparison.Ordinal);
+        }
+        return text;
     }
 
     /// <summary>A fixed-seed shuffle, as the reference converter does, so shards mix classes even when the source is sorted.</summary>
@@ -146,8 +168,13 @@ public sealed class RecordsStage : IStage
         TfRecordWriter? writer = null;
         try
         {
-            foreach (var (example, record, reject) in encoded)
+            foreach (var (example, record, reject, failure) in encoded)
             {
+                // Failures come back in input order, so the one reported is always the first bad example.
+                if (failure is not null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+                }
                 // Opens every shard in turn, empty ones included, so a split always has all its files.
                 while (index >= end && shard < shardCount - 1)
                 {
@@ -174,11 +201,6 @@ public sealed class RecordsStage : IStage
                 writer = new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard])));
             }
         }
-        catch (AggregateException e) when (e.InnerExceptions.OfType<PipelineException>().FirstOrDefault() is { } first)
-        {
-            // PLINQ wraps what the workers threw; a person needs the bad image, not the wrapper.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        }
         finally
         {
             writer?.Dispose();
@@ -186,7 +208,10 @@ public sealed class RecordsStage : IStage
         return written;
     }
 
-    private (SourceExample Example, ArraySegment<byte> Record, Reject? Reject) Encode(SourceExample example, LabelSet labels, ImageEncoder encoder, bool skipBad)
+    /// <summary>One example's result: its framed record, or why it was left out, or why the build must stop.</summary>
+    private readonly record struct Encoded(SourceExample Example, ArraySegment<byte> Record, Reject? Reject, PipelineException? Failure);
+
+    private Encoded Encode(SourceExample example, LabelSet labels, ImageEncoder encoder, bool skipBad)
     {
         byte[]? read = null;
         try
@@ -206,11 +231,16 @@ public sealed class RecordsStage : IStage
                 throw new NotSupportedException(example.Image.GetType().Name);
             }
             var record = ExampleBuilder.Build(image, labels.ClassId(example.Label), example.Label, example.Image.FileName);
-            return (example, TfRecordWriter.Frame(record, ArrayPool<byte>.Shared), null);
+            return new Encoded(example, TfRecordWriter.Frame(record, ArrayPool<byte>.Shared), null, null);
         }
         catch (BadImageException e) when (skipBad)
         {
-            return (example, default, new Reject(example.Origin, e.Message));
+            return new Encoded(example, default, new Reject(example.Origin, e.Problem), null);
+        }
+        catch (PipelineException e)
+        {
+            // Not thrown here: PLINQ would report whichever worker failed first in time, not the first example.
+            return new Encoded(example, default, null, e);
         }
         finally
         {

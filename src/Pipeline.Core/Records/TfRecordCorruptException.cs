@@ -10,7 +10,6 @@ public sealed class TfRecordCorruptException : PipelineException
     {
         Path = path;
         Offset = offset;
-        Problem = problem;
     }
 
     /// <summary>The file as it was named to the reader, for display.</summary>
@@ -18,7 +17,4 @@ public sealed class TfRecordCorruptException : PipelineException
 
     /// <summary>Byte offset of the start (length field) of the bad record.</summary>
     public long Offset { get; }
-
-    /// <summary>What is wrong, without the file and offset.</summary>
-    public string Problem { get; }
 }

@@ -199,6 +199,141 @@ public sealed class DatasetPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Renaming_an_idx_file_changes_neither_freshness_nor_the_records()
+    {
+        var name = TestDatasets.IdxDataset(_dir);
+        var pipeline = Open(name);
+        BuildAll(pipeline);
+        var before = Shards.HashAll(Records(pipeline));
+        File.Move(_dir.Combine($"data/{name}/t10k-images-idx3-ubyte.gz"), _dir.Combine($"data/{name}/renamed.gz"));
+        var definition = _dir.Combine($"datasets/{name}/dataset.json");
+        File.WriteAllText(definition, File.ReadAllText(definition).Replace("t10k-images-idx3-ubyte.gz", "renamed.gz"));
+
+        var renamed = Open(name);
+        var status = renamed.Status();
+        renamed.Run("records", force: true);
+
+        Assert.All(status, s => Assert.True(s.IsFresh, s.Summary));
+        Assert.Equal(before, Shards.HashAll(Records(renamed)));
+    }
+
+    [Fact]
+    public void Hashes_learned_by_a_status_check_are_kept_so_a_touched_input_is_read_once()
+    {
+        var name = TestDatasets.IdxDataset(_dir);
+        BuildAll(Open(name));
+        var input = _dir.Combine($"data/{name}/train-images-idx3-ubyte.gz");
+        var touched = DateTime.UtcNow.AddMinutes(-5);
+        File.SetLastWriteTimeUtc(input, touched);
+
+        Assert.All(Open(name).Status(), s => Assert.True(s.IsFresh, s.Summary));
+
+        var cache = File.ReadAllText(Path.Combine(Open(name).ArtifactsDirectory, ".file-hashes.json"));
+        Assert.Contains(touched.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture), cache);
+    }
+
+    [Fact]
+    public void Clean_removes_every_output_and_record_so_every_stage_is_stale()
+    {
+        var pipeline = Open(TestDatasets.IdxDataset(_dir));
+        BuildAll(pipeline);
+
+        var removed = pipeline.Clean(_ => { });
+
+        Assert.True(removed >= 3);
+        Assert.False(File.Exists(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt")));
+        Assert.False(Directory.Exists(Records(pipeline)));
+        var status = pipeline.Status();
+        Assert.Equal(["never built (no entry in pipeline.lock.json)"], status[0].Reasons);
+        Assert.Equal(["input artifacts/tiny/labels.txt missing"], status[1].Reasons);
+    }
+
+    [Fact]
+    public void Rejects_report_is_the_same_wherever_the_checkout_is()
+    {
+        string BuildCopy(string where)
+        {
+            using var copy = new TempDirectory();
+            var name = TestDatasets.CsvDataset(copy, extra: """, "records": { "on_bad_image": "skip" }""");
+            File.WriteAllText(copy.Combine($"datasets/{name}/images/square_2.jpg"), "not an image at all");
+            var pipeline = DatasetPipeline.Open(copy.Path, name, _ => { });
+            BuildAll(pipeline);
+            return File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.RejectsName));
+        }
+
+        var first = BuildCopy("a");
+        var second = BuildCopy("b");
+
+        Assert.Equal(first, second);
+        Assert.Contains("\"origin\": \"train_set.csv:6\"", first);
+        Assert.DoesNotContain(Path.GetTempPath(), first);
+    }
+
+    [Theory]
+    [InlineData("bmp")]
+    [InlineData("tga")]
+    [InlineData("tiff")]
+    [InlineData("gif")]
+    [InlineData("png")]
+    [InlineData("webp")]
+    public void Damaged_images_of_any_format_are_skipped_never_crash_the_stage(string format)
+    {
+        var name = TestDatasets.CsvDataset(_dir, perClass: 2, extra: """, "records": { "on_bad_image": "skip" }""");
+        var valid = Encode(format);
+        var random = new Random(11);
+        var rows = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            var bytes = (byte[])valid.Clone();
+            if (i % 2 == 0)
+            {
+                bytes = bytes[..random.Next(1, bytes.Length)];
+            }
+            for (var flips = random.Next(1, 8); flips > 0; flips--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+            _dir.WriteBytes($"datasets/{name}/images/bad_{i}.{format}", bytes);
+            rows.Add($"images/bad_{i}.{format},circle");
+        }
+        File.AppendAllLines(_dir.Combine($"datasets/{name}/train_set.csv"), rows);
+        var pipeline = Open(name);
+
+        BuildAll(pipeline);
+
+        var written = Shards.ReadSplit(Records(pipeline), "train").Count;
+        var rejected = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.ManifestName)))!["rejected"]!.GetValue<int>();
+        Assert.Equal(3 + 40, written + rejected);
+    }
+
+    private static byte[] Encode(string format)
+    {
+        using var image = new Image<Rgb24>(24, 16);
+        image.ProcessPixelRows(rows =>
+        {
+            for (var y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (var x = 0; x < row.Length; x++)
+                {
+                    row[x] = new Rgb24((byte)(x * 10), (byte)(y * 15), (byte)(x * y));
+                }
+            }
+        });
+        using var buffer = new MemoryStream();
+        switch (format)
+        {
+            case "bmp": image.SaveAsBmp(buffer); break;
+            case "tga": image.SaveAsTga(buffer); break;
+            case "tiff": image.SaveAsTiff(buffer); break;
+            case "gif": image.SaveAsGif(buffer); break;
+            case "png": image.SaveAsPng(buffer); break;
+            default: image.SaveAsWebp(buffer); break;
+        }
+        return buffer.ToArray();
+    }
+
+    [Fact]
     public void Folders_dataset_builds_with_class_names_from_folders()
     {
         for (var c = 0; c < TestDatasets.ClassNames.Length; c++)
@@ -246,7 +381,7 @@ public sealed class DatasetPipelineTests : IDisposable
         Assert.Contains("Ankle boot", written);
         Assert.Equal(count, Shards.ReadSplit(Records(pipeline), "train").Count);
         Assert.Equal(10_000, Shards.ReadSplit(Records(pipeline), "test").Count);
-        var first = Shards.ReadSplit(Records(pipeline), "train").First(e => e.Text("image/filename") == "train-images-idx3-ubyte-00000.png");
+        var first = Shards.ReadSplit(Records(pipeline), "train").First(e => e.Text("image/filename") == "train-00000.png");
         using var image = Image.Load<L8>(first.Bytes("image/encoded"));
         Assert.Equal(images.Data[..784], Enumerable.Range(0, 784).Select(i => image[i % 28, i / 28].PackedValue));
     }

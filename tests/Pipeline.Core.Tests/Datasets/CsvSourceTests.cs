@@ -82,6 +82,7 @@ public sealed class CsvSourceTests : IDisposable
     [InlineData("a.jpg,daisy")]
     [InlineData("daisy/a,daisy")]
     [InlineData("gs://bucket/a,daisy")]
+    [InlineData("IMG_0001,daisy")]
     public void First_line_that_names_an_image_is_data_not_a_header(string line)
     {
         _dir.WriteText("train.csv", $"{line}\nb.jpg,rose\n");

@@ -73,6 +73,42 @@ public sealed class DatasetLoaderTests : IDisposable
         Assert.Contains("records.on_bad_image is \"ignore\"; use \"error\" or \"skip\"", error.Message);
     }
 
+    [Theory]
+    [InlineData("..")]
+    [InlineData(".")]
+    [InlineData(".downloads")]
+    [InlineData("a/b")]
+    public void Name_that_could_escape_or_collide_in_artifacts_is_rejected(string name)
+    {
+        var error = LoadFails($$"""{ "name": "{{name}}", "source": { "kind": "csv", "splits": { "train": "t.csv" } } }""");
+
+        Assert.Contains($"name \"{name}\" must start with a letter or digit", error.Message);
+    }
+
+    [Fact]
+    public void Shard_count_for_a_split_the_source_lacks_is_rejected_with_its_splits()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv", "validation": "v.csv" } }, "records": { "shards": { "valdiation": 2 } } }""");
+
+        Assert.Contains("records.shards names split \"valdiation\", which the source does not have; its splits: train, validation", error.Message);
+    }
+
+    [Fact]
+    public void Class_name_listed_twice_is_rejected()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "idx", "splits": { "train": { "images": "i", "labels": "l" } }, "class_names": ["cat", "dog", "cat"] } }""");
+
+        Assert.Contains("source.class_names lists \"cat\" 2 times", error.Message);
+    }
+
+    [Fact]
+    public void Empty_fixed_label_is_rejected()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "labels": { "fixed": ["cat", " "] } }""");
+
+        Assert.Contains("labels.fixed[1] is empty", error.Message);
+    }
+
     [Fact]
     public void Unknown_dataset_name_lists_the_known_datasets()
     {

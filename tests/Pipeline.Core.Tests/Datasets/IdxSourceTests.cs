@@ -34,12 +34,12 @@ public sealed class IdxSourceTests : IDisposable
             var image = Assert.IsType<PixelImageRef>(examples[i].Image);
             Assert.Equal((Columns, Rows), (image.Width, image.Height));
             Assert.Equal(Pixels.AsSpan(i * Rows * Columns, Rows * Columns).ToArray(), image.Pixels.ToArray());
-            Assert.Equal($"x-images-idx3-ubyte-{i:D5}.png", image.FileName);
+            Assert.Equal($"train-{i:D5}.png", image.FileName);
         }
     }
 
     [Fact]
-    public void Gzipped_files_give_origins_with_the_gz_name_and_png_names_without_it()
+    public void Gzipped_files_give_origins_with_the_gz_name_and_png_names_from_the_split()
     {
         _dir.WriteBytes("data/train-images-idx3-ubyte.gz", Gzip(Idx([4, Rows, Columns], Pixels)));
         _dir.WriteBytes("data/train-labels-idx1-ubyte.gz", Gzip(Idx([4], Labels)));
@@ -55,7 +55,7 @@ public sealed class IdxSourceTests : IDisposable
         var example = source.Examples("train")[3];
 
         Assert.Equal("train-images-idx3-ubyte.gz: image 3", example.Origin);
-        Assert.Equal("train-images-idx3-ubyte-00003.png", example.Image.FileName);
+        Assert.Equal("train-00003.png", example.Image.FileName);
         Assert.Equal(Pixels[(3 * Rows * Columns)..], ((PixelImageRef)example.Image).Pixels.ToArray());
     }
 

@@ -246,6 +246,41 @@ public sealed class StageEngineTests : IDisposable
         Assert.False(_engine.Check(stage).IsFresh);
     }
 
+    [Fact]
+    public void Deleting_an_output_folder_that_came_out_empty_makes_the_stage_stale()
+    {
+        var stage = new EmptyFolderStage();
+        _engine.Run(stage);
+        Assert.True(_engine.Check(stage).IsFresh);
+
+        Directory.Delete(Path.Combine(_artifacts, "logs"));
+
+        Assert.Equal(["output logs/ missing"], _engine.Check(stage).Reasons);
+    }
+
+    [Fact]
+    public void Leftovers_of_a_killed_run_are_removed_by_the_next_run_of_any_stage()
+    {
+        var leftover = Path.Combine(_artifacts, ".tmp", "records-0123456789abcdef");
+        Directory.CreateDirectory(leftover);
+        File.WriteAllText(Path.Combine(leftover, "train-00000-of-00004.tfrecord"), "partial");
+
+        _engine.Run(new FakeStage("labels", _input));
+
+        Assert.False(Directory.Exists(leftover));
+    }
+
+    private sealed class EmptyFolderStage : IStage
+    {
+        public string Name => "logs";
+
+        public int ImplementationVersion => 1;
+
+        public StageDeclaration Declare() => new([], new JsonObject(), ["logs"]);
+
+        public void Run(StageRun run) => Directory.CreateDirectory(run.PathOf("logs"));
+    }
+
     private sealed class NoOutputStage : IStage
     {
         public string Name => "empty";
