@@ -199,6 +199,18 @@ build.ps1: $libstdcxx lacks GLIBCXX_3.4.32; TorchSharp (training) needs libstdc+
         }
     }
 
+    # --- a font for the evaluation plots (labels would be blank without one) --------------------------------
+    if ($IsLinux -and (@('Evaluate', 'Export', 'SmokePredict', 'Test') -ccontains $target) -and
+        -not (Get-ChildItem -Path /usr/share/fonts -Filter *.ttf -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1)) {
+        if ((Test-Root) -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+            Write-Host 'build.ps1: installing a font for the evaluation plots (fonts-dejavu-core)'
+            Install-DebianPackage -Arguments 'fonts-dejavu-core'
+        }
+        else {
+            Stop-Build 'build.ps1: no TrueType font under /usr/share/fonts: the plots need one; install it with: sudo apt-get install fonts-dejavu-core'
+        }
+    }
+
     # --- the default dataset's files ------------------------------------------------------------------------
     # datasets/fashion-mnist/dataset.json names this absolute path. The engine resolves it with .NET's
     # Path.GetFullPath, which on Windows puts it on the current drive (the repository's, since Cake runs from here),

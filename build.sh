@@ -117,6 +117,20 @@ MSG
   fi
 fi
 
+# --- a font for the evaluation plots (labels would be blank without one) ------------------------------------
+case "$target" in
+  Evaluate|Export|SmokePredict|Test)
+    if [ "$(uname -s)" = Linux ] && [ -z "$(find /usr/share/fonts -name '*.ttf' -print -quit 2>/dev/null)" ]; then
+      if is_root && command -v apt-get >/dev/null 2>&1; then
+        echo "build.sh: installing a font for the evaluation plots (fonts-dejavu-core)"
+        apt_install fonts-dejavu-core
+      else
+        echo "build.sh: no TrueType font under /usr/share/fonts: the plots need one; install it with: sudo apt-get install fonts-dejavu-core" >&2
+        exit 1
+      fi
+    fi ;;
+esac
+
 # --- the default dataset's files --------------------------------------------------------------------------
 fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ]; } && [ ! -e "$fashion" ]; then

@@ -1,8 +1,10 @@
 // The task graph and nothing else of substance: each stage task asks the engine (Pipeline.Core, built by
 // build.sh into build/.bin) whether its stage is stale, and runs it through the same engine.
 #r "./.bin/Pipeline.Core.dll"
+#r "./.bin/pipeline.dll"
 
 using Pipeline.Core.Build;
+using Pipeline.Cli.Composition;
 
 var target = Argument("target", "SmokePredict");
 var dataset = Argument("dataset", "fashion-mnist");
@@ -20,7 +22,7 @@ if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
 target = stages.Concat(others).First(t => t.Equals(target, StringComparison.OrdinalIgnoreCase));
 
 DatasetPipeline pipeline = null;
-DatasetPipeline Pipeline() => pipeline ??= DatasetPipeline.Open(root, dataset, message => Information(message));
+DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message));
 var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
@@ -59,12 +61,12 @@ void StageTask(string name, string dependsOn)
 // Later stages exist in the graph so the chain reads whole; each fails clearly until it is built.
 void PendingTask(string name, string dependsOn, string issue) =>
     Task(name).IsDependentOn(dependsOn).Does(() =>
-        throw new Exception($"{name} is not implemented yet ({issue}); build up to Records with --target=Records"));
+        throw new Exception($"{name} is not implemented yet ({issue}); build up to the stage before it with --target"));
 
 StageTask("Labels", null);
 StageTask("Records", "Labels");
-PendingTask("Train", "Records", "issue #3");
-PendingTask("Evaluate", "Train", "issue #3");
+StageTask("Train", "Records");
+StageTask("Evaluate", "Train");
 PendingTask("Export", "Evaluate", "issue #4");
 PendingTask("SmokePredict", "Export", "issue #4");
 

@@ -1,3 +1,4 @@
+using Pipeline.Cli.Composition;
 using System.Diagnostics;
 using Pipeline.Core.Build;
 using SixLabors.ImageSharp;
@@ -13,7 +14,7 @@ internal static class RecordsBenchmark
     public static void Dataset(string root, string dataset, int runs)
     {
         using var scratch = new Scratch();
-        var pipeline = DatasetPipeline.Open(root, dataset, _ => { }, artifactsRoot: scratch.Path);
+        var pipeline = Chain.Open(root, dataset, _ => { }, artifactsRoot: scratch.Path);
         pipeline.Run("labels", force: false);
         var images = 0;
         var seconds = new List<double>();
@@ -41,7 +42,7 @@ internal static class RecordsBenchmark
         Directory.CreateDirectory(datasets);
         File.WriteAllText(Path.Combine(datasets, "dataset.json"),
             """{ "name": "jpegs", "source": { "kind": "folders", "root": "../../photos", "validation_percent": 10 }, "records": { "shards": { "train": 4 } } }""");
-        var pipeline = DatasetPipeline.Open(scratch.Path, "jpegs", _ => { });
+        var pipeline = Chain.Open(scratch.Path, "jpegs", _ => { });
         pipeline.Run("labels", force: false);
 
         var files = Directory.GetFiles(photos, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();

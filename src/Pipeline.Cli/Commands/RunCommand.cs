@@ -1,3 +1,4 @@
+using Pipeline.Cli.Composition;
 using System.CommandLine;
 using Pipeline.Core.Build;
 
@@ -22,7 +23,7 @@ internal static class RunCommand
                 e.Cancel = true;
                 cancel.Cancel();
             };
-            var pipeline = DatasetPipeline.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
+            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             using var held = pipeline.Lock(Console.WriteLine);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.

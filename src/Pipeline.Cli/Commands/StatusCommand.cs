@@ -1,3 +1,4 @@
+using Pipeline.Cli.Composition;
 using System.CommandLine;
 using Pipeline.Core.Build;
 
@@ -13,7 +14,7 @@ internal static class StatusCommand
         var command = new Command("status", "Show which stages are fresh or stale, and why") { dataset, root };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
-            var pipeline = DatasetPipeline.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
+            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
             Console.Write(StatusTable.Render(pipeline));
             return 0;
         }));

@@ -30,7 +30,9 @@ public sealed class DatasetPipeline
 
     /// <param name="repositoryRoot">Holds datasets/ and artifacts/; paths under it are shown relative to it.</param>
     /// <param name="dataset">A dataset name (datasets/NAME) or a path to a dataset folder or dataset.json.</param>
-    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null)
+    /// <param name="laterStages">Stages after Records, from assemblies Core does not reference (Training, Serving).</param>
+    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null,
+        IEnumerable<StageFactory>? laterStages = null)
     {
         var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
         var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));
@@ -39,10 +41,12 @@ public sealed class DatasetPipeline
         var engine = new StageEngine(artifacts, repositoryRoot, hashes, log);
         var downloads = new DownloadCache(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), ".downloads"));
         var source = DatasetSources.Create(definition, downloads);
+        var context = new StageContext(definition, source, artifacts, log);
         IStage[] stages =
         [
             new LabelsStage(definition, source),
             new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch),
+            .. (laterStages ?? []).Select(create => create(context)),
         ];
         return new DatasetPipeline(definition, artifacts, engine, stages);
     }

@@ -15,6 +15,8 @@ public sealed record DatasetDefinition
 
     public TrainParameters Train { get; init; } = new();
 
+    public EvaluateParameters Evaluate { get; init; } = new();
+
     /// <summary>The folder holding dataset.json: relative paths in it are relative to this.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Directory { get; init; } = "";

@@ -55,6 +55,8 @@ public static class DatasetLoader
             {
                 CommentHandling = JsonCommentHandling.Skip,
                 AllowTrailingCommas = true,
+                // A key given twice is a mistake (which one was meant?), not something to resolve silently.
+                AllowDuplicateProperties = false,
             });
         }
         catch (JsonException e)

@@ -9,4 +9,11 @@ namespace Pipeline.Core.Engine;
 public sealed record StageDeclaration(
     IReadOnlyList<StageInput> Inputs,
     JsonObject Parameters,
-    IReadOnlyList<string> Outputs);
+    IReadOnlyList<string> Outputs)
+{
+    /// <summary>
+    /// Parameter paths ("train.train_steps") that can grow without starting over: the stage continues from its
+    /// saved state, and the engine says so. They are left out of <see cref="StageRun.ResumeKey"/>.
+    /// </summary>
+    public IReadOnlyList<string> Extendable { get; init; } = [];
+}

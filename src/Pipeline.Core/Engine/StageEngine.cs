@@ -58,7 +58,7 @@ public sealed class StageEngine
         {
             reasons.Add($"implementation changed (v{entry.Implementation} → v{stage.ImplementationVersion})");
         }
-        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters));
+        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters, declaration.Extendable));
         reasons.AddRange(StalenessReasons.ForInputs(entry.Inputs, inputs));
         reasons.AddRange(OutputProblems(entry));
         if (reasons.Count == 0 && entry.Fingerprint != fingerprint)
@@ -103,7 +103,7 @@ public sealed class StageEngine
         Directory.CreateDirectory(temp);
         try
         {
-            var run = new StageRun(temp, _log, cancellation);
+            var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs));
             stage.Run(run);
             cancellation.ThrowIfCancellationRequested();
 
@@ -159,6 +159,18 @@ public sealed class StageEngine
 
     private static IReadOnlyList<string> Missing(IReadOnlyList<StageInput> inputs, SortedDictionary<string, string?> hashes) =>
         inputs.OfType<FileInput>().Where(i => hashes[i.Name] is null).Select(i => i.Name).ToList();
+
+    private static string ResumeKey(IStage stage, StageDeclaration declaration, SortedDictionary<string, string> inputs)
+    {
+        var parameters = (JsonObject)declaration.Parameters.DeepClone();
+        foreach (var path in declaration.Extendable)
+        {
+            var parts = path.Split('.');
+            var parent = parts[..^1].Aggregate((JsonNode?)parameters, (node, part) => node?[part]);
+            (parent as JsonObject)?.Remove(parts[^1]);
+        }
+        return Fingerprint(stage, parameters, inputs);
+    }
 
     private static string Fingerprint(IStage stage, JsonObject parameters, SortedDictionary<string, string> inputs)
     {

@@ -5,12 +5,19 @@ namespace Pipeline.Core.Engine;
 /// <summary>What a running stage gets: where to write, how to report, and whether to stop.</summary>
 public sealed class StageRun
 {
-    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation)
+    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation, string resumeKey = "")
     {
         OutputRoot = outputRoot;
         Log = log;
         Cancellation = cancellation;
+        ResumeKey = resumeKey;
     }
+
+    /// <summary>
+    /// The fingerprint without the extendable parameters: saved state (checkpoints) made under the same key can
+    /// be continued from; state under another key belongs to a different computation and must not be.
+    /// </summary>
+    public string ResumeKey { get; }
 
     /// <summary>A fresh temporary folder; declared outputs written here are moved into place on success.</summary>
     public string OutputRoot { get; }

@@ -8,7 +8,7 @@ public static class StalenessReasons
     private const int NamesShown = 3;
 
     /// <summary>"records.shards.train 4 → 8", "records.jpeg_quality set to 90", "labels.fixed removed (was [...])".</summary>
-    public static IEnumerable<string> ForParameters(JsonObject recorded, JsonObject current)
+    public static IEnumerable<string> ForParameters(JsonObject recorded, JsonObject current, IReadOnlyList<string>? extendable = null)
     {
         var before = CanonicalJson.Flatten(recorded, "");
         var after = CanonicalJson.Flatten(current, "");
@@ -18,7 +18,10 @@ public static class StalenessReasons
             var has = after.TryGetValue(key, out var now);
             if (had && has && old != now)
             {
-                yield return $"{key} {old} → {now}";
+                var grows = extendable?.Contains(key) == true
+                    && double.TryParse(old, System.Globalization.CultureInfo.InvariantCulture, out var from)
+                    && double.TryParse(now, System.Globalization.CultureInfo.InvariantCulture, out var to) && to > from;
+                yield return grows ? $"{key} {old} → {now} (extending: continues from the last checkpoint)" : $"{key} {old} → {now}";
             }
             else if (had && !has)
             {

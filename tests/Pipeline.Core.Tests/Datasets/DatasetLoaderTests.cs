@@ -29,7 +29,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "trian": {} }""");
 
-        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, labels, name, records, source", error.Message);
+        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, evaluate, labels, name, records, source, train", error.Message);
     }
 
     [Fact]
@@ -55,6 +55,15 @@ public sealed class DatasetLoaderTests : IDisposable
 
         Assert.Contains("dataset.json: not valid JSON", error.Message);
         Assert.Contains("LineNumber: 1", error.Message);
+    }
+
+    [Fact]
+    public void Key_given_twice_is_reported_not_resolved_silently()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "records": { "jpeg_quality": 90, "jpeg_quality": 80 } }""");
+
+        Assert.Contains("dataset.json: not valid JSON", error.Message);
+        Assert.Contains("jpeg_quality", error.Message);
     }
 
     [Fact]

@@ -1,0 +1,14 @@
+using Pipeline.Core.Build;
+using Pipeline.Training;
+
+namespace Pipeline.Cli.Composition;
+
+/// <summary>
+/// The composition root: a dataset's whole chain of stages, from every assembly. The pipeline command and
+/// build.cake (which loads this assembly) both open datasets through here, so they always agree on the stages.
+/// </summary>
+public static class Chain
+{
+    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null) =>
+        DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All);
+}

@@ -1,0 +1,27 @@
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Models;
+
+/// <summary>Builds the network dataset.json names: "cnn" or TorchVision's ResNets.</summary>
+public static class ModelFactory
+{
+    public static readonly IReadOnlyList<string> Names = ["cnn", "resnet18", "resnet34", "resnet50"];
+
+    /// <summary>
+    /// Channels the model reads. TorchVision's ResNets take RGB, so grayscale images are given to them as three
+    /// equal channels; that keeps their weights in TorchVision's own layout (loadable by PyTorch as they are).
+    /// </summary>
+    public static int InputChannels(TrainParameters train) => train.Model == "cnn" ? train.Channels : 3;
+
+    public static nn.Module<Tensor, Tensor> Create(TrainParameters train, int classes) => train.Model switch
+    {
+        "cnn" => new SmallCnn(train.Channels, train.InputSize, classes),
+        "resnet18" => torchvision.models.resnet18(num_classes: classes),
+        "resnet34" => torchvision.models.resnet34(num_classes: classes),
+        "resnet50" => torchvision.models.resnet50(num_classes: classes),
+        _ => throw new PipelineException($"train.model is \"{train.Model}\"; use one of: {string.Join(", ", Names)}"),
+    };
+}

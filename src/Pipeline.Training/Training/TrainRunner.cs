@@ -1,0 +1,49 @@
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Labels;
+using Pipeline.Core.Records;
+using Pipeline.Training.Data;
+using Pipeline.Training.Models;
+
+namespace Pipeline.Training.Training;
+
+/// <summary>The body of the Train stage, kept apart from <see cref="TrainStage"/> so only running it loads TorchSharp.</summary>
+internal static class TrainRunner
+{
+    public static void Run(StageContext context, StageRun run, string recordsFolder, string labelsPath)
+    {
+        var train = context.Dataset.Train;
+        if (train.TrainSteps < 1 || train.StepsPerEval < 1 || train.BatchSize < 1)
+        {
+            throw new PipelineException("train.train_steps, train.steps_per_eval and train.batch_size must be at least 1", context.Dataset.DefinitionPath);
+        }
+        var labels = LabelSet.Read(labelsPath);
+        var records = RecordsManifest.Read(recordsFolder);
+        var heldOut = records.HeldOutSplit(train.EvalSplit);
+        var channels = ModelFactory.InputChannels(train);
+        var input = InputSpec.From(train) with { Channels = channels };
+        // Decoding is cheap next to the model's math; one worker leaves the cores to libtorch's threads.
+        var options = PipelineOptions.From(train, workers: 1);
+        var trainData = new RecordPipeline(records.ShardPaths("train"), input, options);
+        var evalData = new RecordPipeline(records.ShardPaths(heldOut), input, options with { Augment = null });
+        if (trainData.StepsPerEpoch == 0)
+        {
+            throw new PipelineException($"the train split has {trainData.ExampleCount} examples, fewer than one batch of {train.BatchSize}; lower train.batch_size");
+        }
+
+        run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
+        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, "checkpoints"), train.KeepCheckpoints, run.Log);
+        var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
+        var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
+        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log).Run(run.Cancellation);
+
+        var folder = run.PathOf(TrainStage.Output);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(result.Model));
+        var card = TrainedModel.From(train, channels, labels.Labels, run.ResumeKey);
+        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
+        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
+            System.Text.Json.JsonSerializer.SerializeToNode(result.History, HistoryJson.Options), indented: true));
+        result.Model.Dispose();
+    }
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Training.Data;
+using Pipeline.Training.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Training;
+
+/// <summary>
+/// The train-and-evaluate loop: trains on batches from the records, and every steps_per_eval steps evaluates on
+/// the whole held-out split, logs, and writes a checkpoint it can resume from.
+/// </summary>
+/// <remarks>
+/// Reproducible by construction: batch k is a pure function of the records, the seed and k (see
+/// <see cref="RecordPipeline"/>), and the random generator behind dropout is re-seeded from (seed, step) before
+/// every step, so a run resumed from a checkpoint ends with the same weights as one never interrupted.
+/// </remarks>
+public sealed class Trainer
+{
+    private readonly TrainParameters _p;
+    private readonly int _classes;
+    private readonly RecordPipeline _train;
+    private readonly RecordPipeline _eval;
+    private readonly CheckpointStore _checkpoints;
+    private readonly string _lineage;
+    private readonly TrainingLog _log;
+
+    public Trainer(TrainParameters parameters, int classes, RecordPipeline train, RecordPipeline eval,
+        CheckpointStore checkpoints, string lineage, TrainingLog log)
+    {
+        _p = parameters;
+        _classes = classes;
+        _train = train;
+        _eval = eval;
+        _checkpoints = checkpoints;
+        _lineage = lineage;
+        _log = log;
+    }
+
+    public TrainingResult Run(CancellationToken cancellation)
+    {
+        torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Environment.ProcessorCount);
+        torch.manual_seed(_p.Seed);
+        var model = ModelFactory.Create(_p, _classes);
+        var optimizer = CreateOptimizer(model);
+        var schedule = new LearningRateSchedule(_p.LearningRate, _p.TrainSteps);
+        var history = new List<HistoryPoint>();
+
+        var start = 0;
+        var resumed = _checkpoints.Latest(_lineage, _p.TrainSteps);
+        if (resumed is not null)
+        {
+            using (var modelState = new BinaryReader(new MemoryStream(resumed.Model.ToArray())))
+            {
+                model.load(modelState);
+            }
+            using (var optimizerState = new BinaryReader(new MemoryStream(resumed.Optimizer.ToArray())))
+            {
+                optimizer.load_state_dict(optimizerState);
+            }
+            start = Math.Min(resumed.Step, _p.TrainSteps);
+            history.AddRange(resumed.History.Where(h => h.Step <= start));
+            _log.Line(resumed.Step < _p.TrainSteps
+                ? $"resuming from {resumed.Name} at step {resumed.Step} of {_p.TrainSteps}"
+                : $"{resumed.Name} already holds step {resumed.Step}; nothing left to train");
+        }
+        else if (_checkpoints.Discard() is var discarded and > 0)
+        {
+            _log.Line($"starting fresh: {discarded} checkpoint(s) of a different training were removed");
+        }
+
+        var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
+        var input = _train.Input;
+        var clock = Stopwatch.StartNew();
+        var window = new Window();
+        var step = start;
+        model.train();
+        if (step < _p.TrainSteps)
+        {
+            foreach (var batch in _train.Training(start, cancellation))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    var rate = schedule.At(step);
+                    foreach (var group in optimizer.ParamGroups)
+                    {
+                        group.LearningRate = rate;
+                    }
+                    torch.manual_seed(StepSeed(step));
+                    var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
+                    var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
+                    optimizer.zero_grad();
+                    var logits = model.forward(images);
+                    var loss = lossFunction.forward(logits, labels);
+                    loss.backward();
+                    optimizer.step();
+                    window.Add(loss.item<float>() * batch.Count, logits.argmax(1).eq(labels).sum().item<long>(), batch.Count);
+                }
+                step++;
+                cancellation.ThrowIfCancellationRequested();
+
+                var perSecond = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
+                var remaining = TimeSpan.FromSeconds((_p.TrainSteps - step) * _p.BatchSize / Math.Max(1, perSecond));
+                _log.Progress.Step(step, _p.TrainSteps, perSecond, window.MeanLoss, window.Accuracy, remaining);
+
+                if (step % _p.StepsPerEval == 0 || step == _p.TrainSteps)
+                {
+                    var (evalLoss, evalAccuracy) = Evaluate(model, lossFunction, cancellation);
+                    model.train();
+                    var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, schedule.At(step - 1), perSecond);
+                    history.Add(point);
+                    _log.Evaluated(point);
+                    var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
+                    _log.Line($"step {step}: eval loss {evalLoss:F4}, eval accuracy {evalAccuracy:F4}; checkpoint {Path.GetFileName(saved)}");
+                    window = new Window();
+                }
+                if (step >= _p.TrainSteps)
+                {
+                    break;
+                }
+            }
+        }
+        _log.Line($"trained {step - start} steps in {clock.Elapsed.TotalMinutes:F1} min");
+        return new TrainingResult(model, history, start);
+    }
+
+    /// <summary>Mean loss and top-1 accuracy over every example of the held-out split.</summary>
+    public (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor, Tensor> lossFunction, CancellationToken cancellation)
+    {
+        model.eval();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        var input = _eval.Input;
+        using var noGrad = torch.no_grad();
+        foreach (var batch in _eval.Evaluation(cancellation))
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
+                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
+                var logits = model.forward(images);
+                lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += batch.Count;
+            }
+        }
+        if (seen == 0)
+        {
+            throw new PipelineException("the held-out split has no examples to evaluate on");
+        }
+        return (lossSum / seen, (double)correct / seen);
+    }
+
+    public static byte[] ModelBytes(nn.Module model)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            model.save(writer);
+        }
+        return buffer.ToArray();
+    }
+
+    private static byte[] OptimizerBytes(TorchSharp.Modules.OptimizerHelper optimizer)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            optimizer.save_state_dict(writer);
+        }
+        return buffer.ToArray();
+    }
+
+    private TorchSharp.Modules.OptimizerHelper CreateOptimizer(nn.Module<Tensor, Tensor> model) => _p.Optimizer.Name switch
+    {
+        "sgd" => optim.SGD(model.parameters(), _p.LearningRate.Base, momentum: _p.Optimizer.Momentum,
+            weight_decay: _p.WeightDecay, nesterov: _p.Optimizer.Nesterov),
+        "adamw" => optim.AdamW(model.parameters(), _p.LearningRate.Base, weight_decay: _p.WeightDecay),
+        _ => throw new PipelineException($"train.optimizer.name is \"{_p.Optimizer.Name}\"; use sgd or adamw"),
+    };
+
+    private long StepSeed(int step) => (long)(SplitMix64.For(_p.Seed, step, 0x5eed).Next() >> 1);
+
+    /// <summary>Training loss, accuracy and speed since the last evaluation.</summary>
+    private sealed class Window
+    {
+        private double _lossSum;
+        private long _correct;
+
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+        public long Images { get; private set; }
+
+        public double MeanLoss => Images == 0 ? 0 : _lossSum / Images;
+
+        public double Accuracy => Images == 0 ? 0 : (double)_correct / Images;
+
+        public void Add(double lossSum, long correct, int count)
+        {
+            _lossSum += lossSum;
+            _correct += correct;
+            Images += count;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+using Pipeline.Core.Build;
+using Pipeline.Training.Training;
+
+namespace Pipeline.Training;
+
+/// <summary>The stages this assembly adds to a dataset's chain, after Records.</summary>
+public static class TrainingStages
+{
+    public static readonly IReadOnlyList<StageFactory> All =
+    [
+        context => new TrainStage(context),
+        context => new Evaluation.EvaluateStage(context),
+    ];
+}

@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using Pipeline.Core.Tests.TestSupport;
+
+namespace Pipeline.Training.Tests.TestSupport;
+
+/// <summary>
+/// A small learnable dataset made in code: 16×16 grayscale images of a horizontal bar, a vertical bar or a
+/// diagonal, at random positions with a little noise, as IDX files with a dataset.json that trains a cnn on them.
+/// </summary>
+internal static class ShapesDataset
+{
+    public static readonly string[] Classes = ["diagonal", "horizontal", "vertical"];
+    private const int Side = 16;
+
+    public static string Write(TempDirectory dir, string name = "shapes", int train = 240, int test = 90)
+    {
+        WriteSplit(dir.Combine($"data/{name}/train-images"), dir.Combine($"data/{name}/train-labels"), train, seed: 1);
+        WriteSplit(dir.Combine($"data/{name}/test-images"), dir.Combine($"data/{name}/test-labels"), test, seed: 2);
+        dir.WriteText($"datasets/{name}/dataset.json", $$"""
+            {
+              "name": "{{name}}",
+              "source": {
+                "kind": "idx",
+                "splits": {
+                  "train": { "images": "../../data/{{name}}/train-images", "labels": "../../data/{{name}}/train-labels" },
+                  "test": { "images": "../../data/{{name}}/test-images", "labels": "../../data/{{name}}/test-labels" }
+                },
+                "class_names": ["diagonal", "horizontal", "vertical"]
+              },
+              "records": { "shards": { "train": 2 } },
+              "train": {
+                "model": "cnn", "input_size": 16, "batch_size": 16, "train_steps": 60, "steps_per_eval": 20,
+                "learning_rate": { "base": 0.003, "schedule": "cosine" }, "threads": 1, "shuffle_buffer": 64,
+                "normalization": { "mean": [0.2], "std": [0.35] }
+              },
+              "evaluate": { "batch_size": 32 }
+            }
+            """);
+        return name;
+    }
+
+    private static void WriteSplit(string imagesPath, string labelsPath, int count, int seed)
+    {
+        var random = new Random(seed);
+        var images = new byte[16 + count * Side * Side];
+        BinaryPrimitives.WriteInt32BigEndian(images, 0x803);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), count);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), Side);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), Side);
+        var labels = new byte[8 + count];
+        BinaryPrimitives.WriteInt32BigEndian(labels, 0x801);
+        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
+        for (var i = 0; i < count; i++)
+        {
+            var label = i % 3;
+            labels[8 + i] = (byte)label;
+            var pixels = images.AsSpan(16 + i * Side * Side, Side * Side);
+            for (var p = 0; p < pixels.Length; p++)
+            {
+                pixels[p] = (byte)random.Next(0, 40);
+            }
+            var at = random.Next(3, Side - 3);
+            var from = random.Next(0, 4);
+            var to = random.Next(Side - 4, Side);
+            for (var t = from; t < to; t++)
+            {
+                var (x, y) = label switch
+                {
+                    0 => (t, t),
+                    1 => (t, at),
+                    _ => (at, t),
+                };
+                pixels[y * Side + x] = 255;
+            }
+        }
+        File.WriteAllBytes(imagesPath, images);
+        File.WriteAllBytes(labelsPath, labels);
+    }
+}

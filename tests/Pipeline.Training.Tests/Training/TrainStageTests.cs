@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Tests.TestSupport;
+using Pipeline.Training.Evaluation;
+using Pipeline.Training.Tests.TestSupport;
+using Pipeline.Training.Training;
+
+namespace Pipeline.Training.Tests.Training;
+
+/// <summary>The Train and Evaluate stages end to end on a small generated dataset (real TorchSharp, one thread).</summary>
+public sealed class TrainStageTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly List<string> _log = [];
+
+    public void Dispose() => _dir.Dispose();
+
+    private DatasetPipeline Open(string name, string? artifacts = null) =>
+        DatasetPipeline.Open(_dir.Path, name, line => { lock (_log) { _log.Add(line); } },
+            artifacts is null ? null : _dir.Combine(artifacts), TrainingStages.All);
+
+    private static void Build(DatasetPipeline pipeline, string upTo, CancellationToken cancellation = default)
+    {
+        foreach (var stage in pipeline.Chain(upTo))
+        {
+            pipeline.Run(stage.Name, force: false, cancellation);
+        }
+    }
+
+    private static string Weights(DatasetPipeline pipeline) =>
+        ContentHash.OfFile(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output, TrainedModel.WeightsName));
+
+    private void SetTrain(string name, string from, string to)
+    {
+        var path = _dir.Combine($"datasets/{name}/dataset.json");
+        var text = File.ReadAllText(path);
+        Assert.Contains(from, text);
+        File.WriteAllText(path, text.Replace(from, to));
+    }
+
+    [Fact]
+    public void Small_generated_dataset_is_learned_to_95_percent_in_under_a_minute()
+    {
+        var name = ShapesDataset.Write(_dir);
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 90");
+        var pipeline = Open(name);
+        var clock = Stopwatch.StartNew();
+
+        Build(pipeline, "evaluate");
+
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), $"took {clock.Elapsed}");
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, EvaluateStage.MetricsName)))!;
+        Assert.True(metrics["accuracy"]!.GetValue<double>() >= 0.95, metrics.ToJsonString());
+        Assert.Equal(90, metrics["examples"]!.GetValue<long>());
+        Assert.True(File.Exists(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, "curves.png")));
+        Assert.True(File.Exists(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, "confusion.png")));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, "tensorboard"), "events.out.tfevents.*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Identical_runs_give_identical_weights_and_a_second_build_skips()
+    {
+        var name = ShapesDataset.Write(_dir);
+        var first = Open(name, "artifacts-a");
+        var second = Open(name, "artifacts-b");
+
+        Build(first, "train");
+        Build(second, "train");
+
+        Assert.Equal(Weights(first), Weights(second));
+        Assert.All(first.Status().Take(3), s => Assert.True(s.IsFresh, s.Summary));
+    }
+
+    [Fact]
+    public async Task Interrupted_training_resumes_from_its_checkpoint_and_ends_with_the_uninterrupted_weights()
+    {
+        var name = ShapesDataset.Write(_dir);
+        var reference = Open(name, "reference");
+        Build(reference, "train");
+        var pipeline = Open(name);
+        Build(pipeline, "records");
+        var checkpoints = Path.Combine(pipeline.ArtifactsDirectory, "checkpoints");
+
+        // Stop the run as soon as its first checkpoint exists, as Ctrl+C would.
+        using var stop = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && !(Directory.Exists(checkpoints) && Directory.GetFiles(checkpoints, "*.ckpt").Length > 0))
+            {
+                await Task.Delay(5);
+            }
+            stop.Cancel();
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Run("train", false, stop.Token));
+        await watcher;
+        Assert.False(pipeline.Engine.Check(pipeline.Stage("train")).IsFresh);
+
+        pipeline.Run("train", false);
+
+        Assert.Contains(_log, line => line.Contains("resuming from ckpt-", StringComparison.Ordinal));
+        Assert.Equal(Weights(reference), Weights(pipeline));
+        var history = HistoryJson.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output, TrainedModel.HistoryName));
+        Assert.Equal([20, 40, 60], history.Select(h => h.Step));
+    }
+
+    [Fact]
+    public void Growing_only_train_steps_extends_from_the_last_checkpoint_and_says_so()
+    {
+        var name = ShapesDataset.Write(_dir);
+        Build(Open(name), "train");
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 80");
+
+        var pipeline = Open(name);
+        var status = pipeline.Engine.Check(pipeline.Stage("train"));
+        _log.Clear();
+        pipeline.Run("train", false);
+
+        Assert.Equal(["train.train_steps 60 → 80 (extending: continues from the last checkpoint)"], status.Reasons);
+        Assert.Contains(_log, line => line.Contains("resuming from ckpt-00000060.ckpt at step 60 of 80", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("trained 20 steps", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Changed_learning_rate_starts_over_and_says_so()
+    {
+        var name = ShapesDataset.Write(_dir);
+        Build(Open(name), "train");
+        SetTrain(name, "\"base\": 0.003", "\"base\": 0.002");
+
+        var pipeline = Open(name);
+        var status = pipeline.Engine.Check(pipeline.Stage("train"));
+        _log.Clear();
+        pipeline.Run("train", false);
+
+        Assert.Equal(["train.learning_rate.base 0.003 → 0.002"], status.Reasons);
+        Assert.Contains(_log, line => line.Contains("starting fresh", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("trained 60 steps", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Corrupt_newest_checkpoint_is_named_and_the_one_before_it_is_used()
+    {
+        var name = ShapesDataset.Write(_dir);
+        Build(Open(name), "train");
+        var checkpoints = Path.Combine(Open(name).ArtifactsDirectory, "checkpoints");
+        var newest = Path.Combine(checkpoints, CheckpointStore.FileName(60));
+        var bytes = File.ReadAllBytes(newest);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(newest, bytes);
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 70");
+
+        _log.Clear();
+        Open(name).Run("train", false);
+
+        Assert.Contains(_log, line => line.Contains("checkpoint ckpt-00000060.ckpt is unusable (checksum mismatch", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("resuming from ckpt-00000040.ckpt at step 40 of 70", StringComparison.Ordinal));
+    }
+}
