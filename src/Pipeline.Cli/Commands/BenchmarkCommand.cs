@@ -27,6 +27,16 @@ internal static class BenchmarkCommand
             return 0;
         }));
 
-        return new Command("benchmark", "Measure throughput figures") { records, jpegs };
+        var trainDataset = CommonOptions.Dataset();
+        var trainRoot = CommonOptions.Root();
+        var steps = new Option<int>("--steps") { Description = "Timed training steps per measurement", DefaultValueFactory = _ => 200 };
+        var train = new Command("train", "Training throughput from shards against the same model on tensors in memory") { trainDataset, trainRoot, steps };
+        train.SetAction(parse => CommonOptions.Guard(() =>
+        {
+            TrainBenchmark.Run(CommonOptions.FindRoot(parse.GetValue(trainRoot)), parse.GetValue(trainDataset)!, parse.GetValue(steps));
+            return 0;
+        }));
+
+        return new Command("benchmark", "Measure throughput figures") { records, jpegs, train };
     }
 }

@@ -19,7 +19,7 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
     private readonly Linear fc1;
     private readonly Linear fc2;
 
-    public SmallCnn(int inputChannels, int inputSize, int classes, int width = 32) : base(nameof(SmallCnn))
+    public SmallCnn(int inputChannels, int inputSize, int classes, int width = 24) : base(nameof(SmallCnn))
     {
         conv1 = Conv2d(inputChannels, width, 3, padding: 1, bias: false);
         bn1 = BatchNorm2d(width);

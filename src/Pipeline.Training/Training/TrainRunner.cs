@@ -45,5 +45,6 @@ internal static class TrainRunner
         File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
             System.Text.Json.JsonSerializer.SerializeToNode(result.History, HistoryJson.Options), indented: true));
         result.Model.Dispose();
+        run.Log($"  peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB");
     }
 }

@@ -44,7 +44,7 @@ public sealed class Trainer
         torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Environment.ProcessorCount);
         torch.manual_seed(_p.Seed);
         var model = ModelFactory.Create(_p, _classes);
-        var optimizer = CreateOptimizer(model);
+        using var optimizer = new Optimizer(_p.Optimizer.Name, model.parameters(), _p.Optimizer.Momentum, _p.Optimizer.Nesterov, _p.WeightDecay);
         var schedule = new LearningRateSchedule(_p.LearningRate, _p.TrainSteps);
         var history = new List<HistoryPoint>();
 
@@ -58,7 +58,7 @@ public sealed class Trainer
             }
             using (var optimizerState = new BinaryReader(new MemoryStream(resumed.Optimizer.ToArray())))
             {
-                optimizer.load_state_dict(optimizerState);
+                optimizer.Load(optimizerState);
             }
             start = Math.Min(resumed.Step, _p.TrainSteps);
             history.AddRange(resumed.History.Where(h => h.Step <= start));
@@ -85,18 +85,15 @@ public sealed class Trainer
                 using (var scope = NewDisposeScope())
                 {
                     var rate = schedule.At(step);
-                    foreach (var group in optimizer.ParamGroups)
-                    {
-                        group.LearningRate = rate;
-                    }
+                    optimizer.LearningRate = rate;
                     torch.manual_seed(StepSeed(step));
                     var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
                     var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     var logits = model.forward(images);
                     var loss = lossFunction.forward(logits, labels);
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Step();
                     window.Add(loss.item<float>() * batch.Count, logits.argmax(1).eq(labels).sum().item<long>(), batch.Count);
                 }
                 step++;
@@ -108,7 +105,7 @@ public sealed class Trainer
 
                 if (step % _p.StepsPerEval == 0 || step == _p.TrainSteps)
                 {
-                    var (evalLoss, evalAccuracy) = Evaluate(model, lossFunction, cancellation);
+                    var (evalLoss, evalAccuracy) = Evaluate(model, cancellation);
                     model.train();
                     var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, schedule.At(step - 1), perSecond);
                     history.Add(point);
@@ -127,8 +124,8 @@ public sealed class Trainer
         return new TrainingResult(model, history, start);
     }
 
-    /// <summary>Mean loss and top-1 accuracy over every example of the held-out split.</summary>
-    public (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor, Tensor> lossFunction, CancellationToken cancellation)
+    /// <summary>Mean loss (without label smoothing) and top-1 accuracy over every example of the held-out split.</summary>
+    public (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, CancellationToken cancellation)
     {
         model.eval();
         double lossSum = 0;
@@ -165,23 +162,15 @@ public sealed class Trainer
         return buffer.ToArray();
     }
 
-    private static byte[] OptimizerBytes(TorchSharp.Modules.OptimizerHelper optimizer)
+    private static byte[] OptimizerBytes(Optimizer optimizer)
     {
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            optimizer.save_state_dict(writer);
+            optimizer.Save(writer);
         }
         return buffer.ToArray();
     }
-
-    private TorchSharp.Modules.OptimizerHelper CreateOptimizer(nn.Module<Tensor, Tensor> model) => _p.Optimizer.Name switch
-    {
-        "sgd" => optim.SGD(model.parameters(), _p.LearningRate.Base, momentum: _p.Optimizer.Momentum,
-            weight_decay: _p.WeightDecay, nesterov: _p.Optimizer.Nesterov),
-        "adamw" => optim.AdamW(model.parameters(), _p.LearningRate.Base, weight_decay: _p.WeightDecay),
-        _ => throw new PipelineException($"train.optimizer.name is \"{_p.Optimizer.Name}\"; use sgd or adamw"),
-    };
 
     private long StepSeed(int step) => (long)(SplitMix64.For(_p.Seed, step, 0x5eed).Next() >> 1);
 

@@ -140,6 +140,23 @@ public sealed class TrainStageTests : IDisposable
     }
 
     [Fact]
+    public void Resnet18_trains_and_evaluates_on_grayscale_images_given_as_three_channels()
+    {
+        var name = ShapesDataset.Write(_dir, train: 48, test: 12);
+        SetTrain(name, "\"model\": \"cnn\"", "\"model\": \"resnet18\"");
+        SetTrain(name, "\"train_steps\": 60, \"steps_per_eval\": 20", "\"train_steps\": 4, \"steps_per_eval\": 2");
+        var pipeline = Open(name);
+
+        Build(pipeline, "evaluate");
+
+        var card = TrainedModel.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output));
+        Assert.Equal(("resnet18", 3, 16), (card.Architecture, card.Channels, card.InputSize));
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, EvaluateStage.MetricsName)))!;
+        Assert.Equal(12, metrics["examples"]!.GetValue<long>());
+        Assert.Equal("resnet18", metrics["model"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Corrupt_newest_checkpoint_is_named_and_the_one_before_it_is_used()
     {
         var name = ShapesDataset.Write(_dir);
