@@ -16,12 +16,14 @@ public static class ModelFactory
     /// </summary>
     public static int InputChannels(TrainParameters train) => train.Model == "cnn" ? train.Channels : 3;
 
+    private static nn.Module<Tensor, Tensor> SafeNorm(int features) => new SafeBatchNorm2d(features);
+
     public static nn.Module<Tensor, Tensor> Create(TrainParameters train, int classes) => train.Model switch
     {
         "cnn" => new SmallCnn(train.Channels, train.InputSize, classes),
-        "resnet18" => torchvision.models.resnet18(num_classes: classes),
-        "resnet34" => torchvision.models.resnet34(num_classes: classes),
-        "resnet50" => torchvision.models.resnet50(num_classes: classes),
+        "resnet18" => torchvision.models.resnet18(num_classes: classes, norm_layer: SafeNorm),
+        "resnet34" => torchvision.models.resnet34(num_classes: classes, norm_layer: SafeNorm),
+        "resnet50" => torchvision.models.resnet50(num_classes: classes, norm_layer: SafeNorm),
         _ => throw new PipelineException($"train.model is \"{train.Model}\"; use one of: {string.Join(", ", Names)}"),
     };
 }

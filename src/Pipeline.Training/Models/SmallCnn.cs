@@ -12,9 +12,9 @@ namespace Pipeline.Training.Models;
 public sealed class SmallCnn : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly SafeBatchNorm2d bn2;
     private readonly Dropout dropout;
     private readonly Linear fc1;
     private readonly Linear fc2;
@@ -22,9 +22,9 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
     public SmallCnn(int inputChannels, int inputSize, int classes, int width = 24) : base(nameof(SmallCnn))
     {
         conv1 = Conv2d(inputChannels, width, 3, padding: 1, bias: false);
-        bn1 = BatchNorm2d(width);
+        bn1 = new SafeBatchNorm2d(width);
         conv2 = Conv2d(width, 2 * width, 3, padding: 1, bias: false);
-        bn2 = BatchNorm2d(2 * width);
+        bn2 = new SafeBatchNorm2d(2 * width);
         dropout = Dropout(0.25);
         var pooled = inputSize / 4;
         fc1 = Linear(2 * width * pooled * pooled, 128);
