@@ -22,6 +22,9 @@ public sealed record TrainParameters
     /// <summary>Total optimizer steps; growing only this continues from the last checkpoint.</summary>
     public int TrainSteps { get; init; } = 1000;
 
+    /// <summary>Instead of train_steps: this many passes over the train split (steps = epochs × examples / batch size).</summary>
+    public int? Epochs { get; init; }
+
     /// <summary>Evaluate on the held-out split and write a checkpoint every this many steps.</summary>
     public int StepsPerEval { get; init; } = 500;
 

@@ -30,6 +30,14 @@ internal static class TrainRunner
         {
             throw new PipelineException($"the train split has {trainData.ExampleCount} examples, fewer than one batch of {train.BatchSize}; lower train.batch_size");
         }
+        if (train.Epochs is { } epochs)
+        {
+            if (epochs < 1)
+            {
+                throw new PipelineException($"train.epochs is {epochs}; it must be at least 1", context.Dataset.DefinitionPath);
+            }
+            train = train with { TrainSteps = epochs * trainData.StepsPerEpoch };
+        }
 
         run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
         var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, "checkpoints"), train.KeepCheckpoints, run.Log);

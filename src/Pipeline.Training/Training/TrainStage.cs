@@ -40,7 +40,7 @@ public sealed class TrainStage : IStage
         return new StageDeclaration(
             inputs,
             new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
-            [Output]) { Extendable = ["train.train_steps"] };
+            [Output]) { Extendable = ["train.train_steps", "train.epochs"] };
     }
 
     /// <summary>The manifest and every shard it lists; just the manifest while Records has not been built.</summary>

@@ -157,6 +157,22 @@ public sealed class TrainStageTests : IDisposable
     }
 
     [Fact]
+    public void Epochs_set_the_step_count_from_the_train_split_size()
+    {
+        var name = ShapesDataset.Write(_dir);
+        SetTrain(name, "\"train_steps\": 60, \"steps_per_eval\": 20", "\"epochs\": 2, \"steps_per_eval\": 10");
+        var pipeline = Open(name);
+
+        Build(pipeline, "train");
+
+        // 240 examples in batches of 16: 15 steps an epoch.
+        var card = TrainedModel.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output));
+        Assert.Equal(30, card.Steps);
+        var history = HistoryJson.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output, TrainedModel.HistoryName));
+        Assert.Equal([10, 20, 30], history.Select(h => h.Step));
+    }
+
+    [Fact]
     public void Corrupt_newest_checkpoint_is_named_and_the_one_before_it_is_used()
     {
         var name = ShapesDataset.Write(_dir);
