@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Pipeline.Training.Models;
 
-/// <summary>Builds the network dataset.json names: "cnn" or TorchVision's ResNets.</summary>
+/// <summary>Builds the network dataset.json names: "cnn" or a ResNet in TorchVision's layout.</summary>
 public static class ModelFactory
 {
     public static readonly IReadOnlyList<string> Names = ["cnn", "resnet18", "resnet34", "resnet50"];
@@ -16,14 +16,12 @@ public static class ModelFactory
     /// </summary>
     public static int InputChannels(TrainParameters train) => train.Model == "cnn" ? train.Channels : 3;
 
-    private static nn.Module<Tensor, Tensor> SafeNorm(int features) => new SafeBatchNorm2d(features);
-
     public static nn.Module<Tensor, Tensor> Create(TrainParameters train, int classes) => train.Model switch
     {
         "cnn" => new SmallCnn(train.Channels, train.InputSize, classes),
-        "resnet18" => torchvision.models.resnet18(num_classes: classes, norm_layer: SafeNorm),
-        "resnet34" => torchvision.models.resnet34(num_classes: classes, norm_layer: SafeNorm),
-        "resnet50" => torchvision.models.resnet50(num_classes: classes, norm_layer: SafeNorm),
+        "resnet18" => ResNet.ResNet18(classes),
+        "resnet34" => ResNet.ResNet34(classes),
+        "resnet50" => ResNet.ResNet50(classes),
         _ => throw new PipelineException($"train.model is \"{train.Model}\"; use one of: {string.Join(", ", Names)}"),
     };
 }
