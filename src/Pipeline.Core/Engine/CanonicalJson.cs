@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 
 namespace Pipeline.Core.Engine;
 
-/// <summary>JSON with sorted keys and invariant numbers, so equal values always give equal bytes.</summary>
+/// <summary>JSON with sorted keys, invariant numbers and no null members, so equal values always give equal bytes.</summary>
 public static class CanonicalJson
 {
     private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -32,7 +32,9 @@ public static class CanonicalJson
                 break;
             case JsonObject obj:
                 writer.WriteStartObject();
-                foreach (var (key, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                // A null member means "the default", the same as leaving it out: a new optional parameter must
+                // not make every stage that reads its section stale.
+                foreach (var (key, value) in obj.Where(p => !IsNull(p.Value)).OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
                     writer.WritePropertyName(key);
                     Write(writer, value);
@@ -52,6 +54,8 @@ public static class CanonicalJson
                 break;
         }
     }
+
+    private static bool IsNull(JsonNode? node) => node is null || node.GetValueKind() == JsonValueKind.Null;
 
     private static void WriteValue(Utf8JsonWriter writer, JsonValue value)
     {
@@ -78,7 +82,7 @@ public static class CanonicalJson
         if (node is JsonObject obj)
         {
             // An empty object adds no paths, so {} and an absent section read alike ("records.shards.train set to 2").
-            foreach (var (key, value) in obj)
+            foreach (var (key, value) in obj.Where(p => !IsNull(p.Value)))
             {
                 FlattenInto(result, value, path.Length == 0 ? key : $"{path}.{key}");
             }

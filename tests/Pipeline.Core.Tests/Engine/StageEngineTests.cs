@@ -84,6 +84,15 @@ public sealed class StageEngineTests : IDisposable
     }
 
     [Fact]
+    public void New_optional_parameter_left_null_does_not_make_a_stage_stale()
+    {
+        var stage = Built(new FakeStage("records", _input));
+        stage.Parameters["epochs"] = null;
+
+        Assert.True(_engine.Check(stage).IsFresh);
+    }
+
+    [Fact]
     public void Changed_input_content_is_named()
     {
         var stage = Built(new FakeStage("labels", _input));
