@@ -60,6 +60,21 @@ public sealed class TrainStageTests : IDisposable
     }
 
     [Fact]
+    public void Sgd_with_nesterov_momentum_learns_the_generated_dataset()
+    {
+        var name = ShapesDataset.Write(_dir);
+        SetTrain(name, "\"learning_rate\": { \"base\": 0.003, \"schedule\": \"cosine\" }",
+            "\"optimizer\": { \"name\": \"sgd\", \"momentum\": 0.9, \"nesterov\": true }, \"learning_rate\": { \"base\": 0.05, \"schedule\": \"step\", \"decay_steps\": [50], \"warmup_steps\": 5 }");
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 90");
+        var pipeline = Open(name);
+
+        Build(pipeline, "evaluate");
+
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, EvaluateStage.MetricsName)))!;
+        Assert.True(metrics["accuracy"]!.GetValue<double>() >= 0.9, metrics.ToJsonString());
+    }
+
+    [Fact]
     public void Identical_runs_give_identical_weights_and_a_second_build_skips()
     {
         var name = ShapesDataset.Write(_dir);
