@@ -11,6 +11,7 @@ namespace Pipeline.Core.Engine;
 public sealed class FileHashCache
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _seen = new(StringComparer.Ordinal);
     private readonly string? _path;
     private bool _dirty;
 
@@ -53,6 +54,7 @@ public sealed class FileHashCache
             throw new FileNotFoundException($"{path}: file not found", path);
         }
         var stamp = info.LastWriteTimeUtc.Ticks;
+        _seen.TryAdd(full, 0);
         if (_entries.TryGetValue(full, out var known) && known.Size == info.Length && known.Mtime == stamp)
         {
             return known.Hash;
@@ -77,6 +79,7 @@ public sealed class FileHashCache
     private void Remember(string full, long size, long mtime, string hash)
     {
         _entries[full] = new Entry(size, mtime, hash);
+        _seen.TryAdd(full, 0);
         _dirty = true;
     }
 
@@ -86,7 +89,9 @@ public sealed class FileHashCache
         {
             return;
         }
-        var live = _entries.Where(p => File.Exists(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal)
+        // Files looked at in this session exist; only the others are checked, so deleted files' entries go
+        // without a stat of every file on every save.
+        var live = _entries.Where(p => _seen.ContainsKey(p.Key) || File.Exists(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal)
             .ToDictionary(p => p.Key, p => p.Value);
         AtomicFile.WriteAllBytes(_path, JsonSerializer.SerializeToUtf8Bytes(live));
         _dirty = false;
