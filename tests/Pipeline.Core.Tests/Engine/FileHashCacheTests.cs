@@ -35,6 +35,32 @@ public sealed class FileHashCacheTests
     }
 
     [Fact]
+    public void Entries_of_deleted_files_are_dropped_when_the_cache_is_saved()
+    {
+        using var dir = new TempDirectory();
+        var kept = dir.WriteText("kept.txt", "k");
+        var deleted = dir.WriteText("deleted.txt", "d");
+        foreach (var file in new[] { kept, deleted })
+        {
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(-5));
+        }
+        var store = Path.Combine(dir.Path, "hashes.json");
+        var first = FileHashCache.Open(store);
+        first.Hash(kept);
+        first.Hash(deleted);
+        first.Save();
+        File.Delete(deleted);
+
+        var second = FileHashCache.Open(store);
+        second.Remember(kept, "0123456789abcdef0123456789abcdef");
+        second.Save();
+
+        var saved = File.ReadAllText(store);
+        Assert.Contains("kept.txt", saved);
+        Assert.DoesNotContain("deleted.txt", saved);
+    }
+
+    [Fact]
     public void Damaged_cache_file_is_ignored_and_rebuilt()
     {
         using var dir = new TempDirectory();
