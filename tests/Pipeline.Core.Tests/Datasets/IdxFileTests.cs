@@ -1,3 +1,4 @@
+using static Pipeline.Core.Tests.TestSupport.IdxBytes;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using Pipeline.Core.Datasets;
@@ -205,26 +206,4 @@ public sealed class IdxFileTests : IDisposable
     }
 
     /// <summary>An IDX file: two zero bytes, the element type, the rank, each dimension big-endian, then the data.</summary>
-    internal static byte[] Idx(int[] dimensions, byte[] data, byte type = 0x08)
-    {
-        var bytes = new byte[4 + 4 * dimensions.Length + data.Length];
-        bytes[2] = type;
-        bytes[3] = (byte)dimensions.Length;
-        for (var i = 0; i < dimensions.Length; i++)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * i), dimensions[i]);
-        }
-        data.CopyTo(bytes, 4 + 4 * dimensions.Length);
-        return bytes;
-    }
-
-    internal static byte[] Gzip(byte[] bytes)
-    {
-        using var buffer = new MemoryStream();
-        using (var gzip = new GZipStream(buffer, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(bytes);
-        }
-        return buffer.ToArray();
-    }
 }

@@ -2,7 +2,7 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Tests.TestSupport;
-using static Pipeline.Core.Tests.Datasets.IdxFileTests;
+using static Pipeline.Core.Tests.TestSupport.IdxBytes;
 
 namespace Pipeline.Core.Tests.Labels;
 

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -13,21 +11,15 @@ internal static class TestDatasets
     /// <summary>Writes an IDX image file and label file; image i is filled with the value 10·i and labelled i mod 3.</summary>
     public static void WriteIdx(string imagesPath, string labelsPath, int count, int side = 4, bool gzip = true)
     {
-        var images = new byte[16 + count * side * side];
-        BinaryPrimitives.WriteInt32BigEndian(images, 0x00000803);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), count);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), side);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), side);
-        var labels = new byte[8 + count];
-        BinaryPrimitives.WriteInt32BigEndian(labels, 0x00000801);
-        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
+        var pixels = new byte[count * side * side];
+        var labels = new byte[count];
         for (var i = 0; i < count; i++)
         {
-            images.AsSpan(16 + i * side * side, side * side).Fill((byte)(10 * i));
-            labels[8 + i] = (byte)(i % 3);
+            pixels.AsSpan(i * side * side, side * side).Fill((byte)(10 * i));
+            labels[i] = (byte)(i % 3);
         }
-        Write(imagesPath, images, gzip);
-        Write(labelsPath, labels, gzip);
+        Write(imagesPath, IdxBytes.Idx([count, side, side], pixels), gzip);
+        Write(labelsPath, IdxBytes.Idx([count], labels), gzip);
     }
 
     /// <summary>A repository-shaped folder holding datasets/NAME/dataset.json over a small IDX source.</summary>
@@ -95,15 +87,6 @@ internal static class TestDatasets
         return name;
     }
 
-    private static void Write(string path, byte[] bytes, bool gzip)
-    {
-        if (!gzip)
-        {
-            File.WriteAllBytes(path, bytes);
-            return;
-        }
-        using var file = File.Create(path);
-        using var zip = new GZipStream(file, CompressionLevel.Optimal);
-        zip.Write(bytes);
-    }
+    private static void Write(string path, byte[] bytes, bool gzip) =>
+        File.WriteAllBytes(path, gzip ? IdxBytes.Gzip(bytes) : bytes);
 }

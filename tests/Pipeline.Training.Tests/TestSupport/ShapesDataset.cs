@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Pipeline.Core.Tests.TestSupport;
 
 namespace Pipeline.Training.Tests.TestSupport;
@@ -42,19 +41,13 @@ internal static class ShapesDataset
     private static void WriteSplit(string imagesPath, string labelsPath, int count, int seed)
     {
         var random = new Random(seed);
-        var images = new byte[16 + count * Side * Side];
-        BinaryPrimitives.WriteInt32BigEndian(images, 0x803);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), count);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), Side);
-        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), Side);
-        var labels = new byte[8 + count];
-        BinaryPrimitives.WriteInt32BigEndian(labels, 0x801);
-        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
+        var images = new byte[count * Side * Side];
+        var labels = new byte[count];
         for (var i = 0; i < count; i++)
         {
             var label = i % 3;
-            labels[8 + i] = (byte)label;
-            var pixels = images.AsSpan(16 + i * Side * Side, Side * Side);
+            labels[i] = (byte)label;
+            var pixels = images.AsSpan(i * Side * Side, Side * Side);
             for (var p = 0; p < pixels.Length; p++)
             {
                 pixels[p] = (byte)random.Next(0, 40);
@@ -73,7 +66,7 @@ internal static class ShapesDataset
                 pixels[y * Side + x] = 255;
             }
         }
-        File.WriteAllBytes(imagesPath, images);
-        File.WriteAllBytes(labelsPath, labels);
+        File.WriteAllBytes(imagesPath, IdxBytes.Idx([count, Side, Side], images));
+        File.WriteAllBytes(labelsPath, IdxBytes.Idx([count], labels));
     }
 }
