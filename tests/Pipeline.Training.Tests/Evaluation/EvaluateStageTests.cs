@@ -11,6 +11,7 @@ using TorchSharp;
 
 namespace Pipeline.Training.Tests.Evaluation;
 
+[Collection(TorchRandomCollection.Name)]
 public sealed class EvaluateStageTests : IDisposable
 {
     private readonly TempDirectory _dir = new();

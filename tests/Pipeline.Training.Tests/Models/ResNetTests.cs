@@ -1,8 +1,10 @@
 using Pipeline.Training.Models;
+using Pipeline.Training.Tests.TestSupport;
 using TorchSharp;
 
 namespace Pipeline.Training.Tests.Models;
 
+[Collection(TorchRandomCollection.Name)]
 public sealed class ResNetTests
 {
     [Theory]

@@ -10,6 +10,7 @@ using Pipeline.Training.Training;
 namespace Pipeline.Training.Tests.Training;
 
 /// <summary>The Train and Evaluate stages end to end on a small generated dataset (real TorchSharp, one thread).</summary>
+[Collection(TorchRandomCollection.Name)]
 public sealed class TrainStageTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
