@@ -10,5 +10,7 @@ public static class TrainingStages
     [
         context => new TrainStage(context),
         context => new Evaluation.EvaluateStage(context),
+        context => new Export.ExportStage(context),
+        context => new Smoke.SmokePredictStage(context),
     ];
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pipeline.Cli.Composition;
+using Pipeline.Core.Images;
 using Pipeline.Core.Records;
 using Pipeline.Training.Data;
 using Pipeline.Training.Models;

@@ -41,7 +41,7 @@ public sealed class DatasetPipeline
         var engine = new StageEngine(artifacts, repositoryRoot, hashes, log);
         var downloads = new DownloadCache(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), ".downloads"));
         var source = DatasetSources.Create(definition, downloads);
-        var context = new StageContext(definition, source, artifacts, log);
+        var context = new StageContext(definition, source, artifacts, log, downloads);
         IStage[] stages =
         [
             new LabelsStage(definition, source),
@@ -117,7 +117,8 @@ public sealed class DatasetPipeline
         return removed;
     }
 
-    public static string Title(string stage) => char.ToUpperInvariant(stage[0]) + stage[1..];
+    /// <summary>The stage's name as build targets spell it: "records" → "Records", "smokepredict" → "SmokePredict".</summary>
+    public static string Title(string stage) => stage == "smokepredict" ? "SmokePredict" : char.ToUpperInvariant(stage[0]) + stage[1..];
 
     private StageStatus FirstLook(string stage)
     {

@@ -3,7 +3,8 @@ using Pipeline.Core.Datasets;
 namespace Pipeline.Core.Build;
 
 /// <summary>What a stage is built from: the dataset, its source, where its artifacts live, and where to report.</summary>
-public sealed record StageContext(DatasetDefinition Dataset, IDatasetSource Source, string ArtifactsDirectory, Action<string> Log);
+/// <param name="Downloads">Where remote source images are fetched through (and cached).</param>
+public sealed record StageContext(DatasetDefinition Dataset, IDatasetSource Source, string ArtifactsDirectory, Action<string> Log, DownloadCache Downloads);
 
 /// <summary>Makes one stage of a dataset's chain.</summary>
 public delegate Pipeline.Core.Engine.IStage StageFactory(StageContext context);

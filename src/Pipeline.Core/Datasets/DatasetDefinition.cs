@@ -17,6 +17,10 @@ public sealed record DatasetDefinition
 
     public EvaluateParameters Evaluate { get; init; } = new();
 
+    public ExportParameters Export { get; init; } = new();
+
+    public SmokeParameters Smoke { get; init; } = new();
+
     /// <summary>The folder holding dataset.json: relative paths in it are relative to this.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string Directory { get; init; } = "";

@@ -109,6 +109,18 @@ public static class DatasetLoader
         {
             throw new PipelineException($"records.max_image_pixels is {d.Records.MaxImagePixels}; it must be positive", path);
         }
+        if (d.Export.MinAccuracy is < 0 or > 1 || double.IsNaN(d.Export.MinAccuracy))
+        {
+            throw new PipelineException($"export.min_accuracy is {d.Export.MinAccuracy}; use a fraction from 0 to 1", path);
+        }
+        if (d.Smoke.Samples < 1)
+        {
+            throw new PipelineException($"smoke.samples is {d.Smoke.Samples}; check at least one image", path);
+        }
+        if (d.Smoke.AccuracyTolerance is < 0 or > 1 || d.Smoke.MaxProbabilityDifference is < 0 or > 1)
+        {
+            throw new PipelineException("smoke.accuracy_tolerance and smoke.max_probability_difference are fractions from 0 to 1", path);
+        }
         var splits = DeclaredSplits(d.Source);
         foreach (var (split, shards) in d.Records.Shards)
         {

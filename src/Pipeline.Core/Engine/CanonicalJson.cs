@@ -62,8 +62,16 @@ public static class CanonicalJson
         var element = value.GetValueKind();
         if (element == JsonValueKind.Number && value.TryGetValue<double>(out var number))
         {
-            // One spelling per number: 1, 1.0 and 1e0 must fingerprint alike.
-            writer.WriteRawValue(number.ToString("R", CultureInfo.InvariantCulture));
+            // One spelling per number: 1, 1.0 and 1e0 must fingerprint alike. Indented output writes it as a number
+            // (the shortest text that reads back as the same double): a raw value would lose its indentation in arrays.
+            if (writer.Options.Indented && double.IsFinite(number))
+            {
+                writer.WriteNumberValue(number);
+            }
+            else
+            {
+                writer.WriteRawValue(number.ToString("R", CultureInfo.InvariantCulture));
+            }
             return;
         }
         value.WriteTo(writer);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Pipeline.Core.Images;
 
 namespace Pipeline.Training.Data;
 

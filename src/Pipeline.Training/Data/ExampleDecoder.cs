@@ -1,10 +1,8 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 using Pipeline.Core.Records.Proto;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace Pipeline.Training.Data;
 
@@ -18,12 +16,14 @@ internal sealed class ExampleDecoder
     private readonly float[][] _levels;
     private readonly byte[] _pixels;
     private readonly GrayPngDecoder _png = new();
+    private readonly InputImageDecoder _imageDecoder;
 
     public ExampleDecoder(InputSpec input)
     {
         _input = input;
         _levels = NormalizedLevels(input);
         _pixels = new byte[input.Size * input.Size * input.Channels];
+        _imageDecoder = new InputImageDecoder(input);
     }
 
     /// <summary>
@@ -41,19 +41,7 @@ internal sealed class ExampleDecoder
     }
 
     /// <summary>Per channel, the normalized value of each 8-bit level: (level / 255 − mean) / std.</summary>
-    internal static float[][] NormalizedLevels(InputSpec input)
-    {
-        var levels = new float[input.Channels][];
-        for (var c = 0; c < input.Channels; c++)
-        {
-            levels[c] = new float[256];
-            for (var level = 0; level < 256; level++)
-            {
-                levels[c][level] = (level / 255f - input.MeanOf(c)) / input.StdOf(c);
-            }
-        }
-        return levels;
-    }
+    internal static float[][] NormalizedLevels(InputSpec input) => InputImageDecoder.NormalizedLevels(input);
 
     /// <summary>
     /// Writes Size × Size pixels (HWC bytes, 1 or 3 channels) as normalized CHW floats, mirrored then shifted; pixels
@@ -101,21 +89,12 @@ internal sealed class ExampleDecoder
         }
     }
 
-    /// <summary>Decodes with ImageSharp alone, as every image but the fast path's is; for tests to compare against.</summary>
-    internal int LoadWithImageSharp(ReadOnlySpan<byte> encoded)
+    /// <summary>Decodes with ImageSharp alone, as every image but the fast path's is (and as serving does); for tests to compare against.</summary>
+    internal int LoadWithImageSharp(ReadOnlySpan<byte> encoded, string name = "image")
     {
-        var size = _input.Size;
-        if (_input.Channels == 1)
-        {
-            using var gray = Image.Load<L8>(encoded);
-            Resize(gray, size);
-            gray.CopyPixelDataTo(_pixels.AsSpan(0, size * size));
-            return 1;
-        }
-        using var rgb = Image.Load<Rgb24>(encoded);
-        Resize(rgb, size);
-        rgb.CopyPixelDataTo(_pixels.AsSpan(0, size * size * 3));
-        return 3;
+        var channels = _imageDecoder.DecodePixels(encoded, name);
+        _imageDecoder.Pixels.CopyTo(_pixels);
+        return channels;
     }
 
     /// <summary>The pixels the last load left: Size × Size × (1 or 3) bytes, HWC.</summary>
@@ -158,20 +137,11 @@ internal sealed class ExampleDecoder
         }
         try
         {
-            return LoadWithImageSharp(encoded.Span);
+            return LoadWithImageSharp(encoded.Span, EncodedKey);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (BadImageException e)
         {
-            throw Error(record, shardPath, $"{EncodedKey} cannot be decoded as an image ({e.Message}); rebuild the shard with --force, or check the source image", e);
-        }
-    }
-
-    private static void Resize<TPixel>(Image<TPixel> image, int size)
-        where TPixel : unmanaged, IPixel<TPixel>
-    {
-        if (image.Width != size || image.Height != size)
-        {
-            image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(size, size), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Triangle }));
+            throw Error(record, shardPath, $"{e.Problem}; rebuild the shard with --force, or check the source image", e);
         }
     }
 

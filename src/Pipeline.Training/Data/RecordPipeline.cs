@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 
 namespace Pipeline.Training.Data;
 

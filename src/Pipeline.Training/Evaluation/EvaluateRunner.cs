@@ -1,6 +1,7 @@
 using Pipeline.Core.Build;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
 using Pipeline.Training.Data;

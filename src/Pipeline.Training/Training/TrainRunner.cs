@@ -1,5 +1,6 @@
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
 using Pipeline.Training.Data;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Google.Protobuf;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 using Pipeline.Core.Records;
 using Pipeline.Core.Tests.TestSupport;
 using Pipeline.Training.Data;

@@ -1,6 +1,6 @@
 using Pipeline.Core.Datasets;
 
-namespace Pipeline.Training.Data;
+namespace Pipeline.Core.Images;
 
 /// <summary>What the model reads: Channels × Size × Size floats per image, normalized per channel.</summary>
 /// <param name="Channels">1 (luminance) or 3 (RGB); every image is converted to it.</param>
@@ -29,7 +29,7 @@ public sealed record InputSpec(int Channels, int Size, float[] Mean, float[] Std
     /// <summary>The standard deviation channel <paramref name="channel"/> is divided by.</summary>
     public float StdOf(int channel) => Std[Std.Length == 1 ? 0 : channel];
 
-    internal void Validate()
+    public void Validate()
     {
         if (Channels is not (1 or 3))
         {

@@ -1,0 +1,149 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Pipeline.Core.Images;
+
+/// <summary>
+/// Turns encoded image bytes into what a model reads: decoded, converted to the model's channels, resized to its
+/// input size and normalized. Training (for images its fast PNG path does not take), evaluation and serving all
+/// decode through here, so a served image is prepared exactly as the images the model learned from.
+/// Not thread-safe: one per thread.
+/// </summary>
+/// <remarks>Images are untrusted: the header is read first and absurd sizes are refused before a full decode.</remarks>
+public sealed class InputImageDecoder
+{
+    /// <summary>The largest image accepted by default: 50 megapixels, far beyond any photo a model is fed.</summary>
+    public const long DefaultMaxPixels = 50_000_000;
+
+    private readonly InputSpec _input;
+    private readonly long _maxPixels;
+    private readonly float[][] _levels;
+    private readonly byte[] _pixels;
+
+    public InputImageDecoder(InputSpec input, long maxPixels = DefaultMaxPixels)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        input.Validate();
+        _input = input;
+        _maxPixels = maxPixels;
+        _levels = NormalizedLevels(input);
+        _pixels = new byte[input.Size * input.Size * input.Channels];
+    }
+
+    public InputSpec Input => _input;
+
+    /// <summary>The pixels the last <see cref="DecodePixels"/> left: Size × Size × Channels bytes, HWC.</summary>
+    public ReadOnlySpan<byte> Pixels => _pixels;
+
+    /// <summary>Decodes <paramref name="encoded"/> into <paramref name="destination"/>: Channels · Size · Size normalized floats, CHW.</summary>
+    /// <param name="name">What the image is called in an error: a file name, "instance 3".</param>
+    /// <exception cref="BadImageException">Not an image we can read, corrupt, or too large.</exception>
+    public void Decode(ReadOnlySpan<byte> encoded, Span<float> destination, string name)
+    {
+        if (destination.Length != _input.ValuesPerImage)
+        {
+            throw new ArgumentException($"destination holds {destination.Length} floats; the input needs {_input.ValuesPerImage}", nameof(destination));
+        }
+        var channels = DecodePixels(encoded, name);
+        WriteNormalized(_pixels, channels, _input.Size, _levels, destination);
+    }
+
+    /// <summary>Decodes into <see cref="Pixels"/> (converted to the input's channels and resized) and returns the channel count.</summary>
+    /// <exception cref="BadImageException">Not an image we can read, corrupt, or too large.</exception>
+    public int DecodePixels(ReadOnlySpan<byte> encoded, string name)
+    {
+        if (encoded.IsEmpty)
+        {
+            throw new BadImageException($"{name} is empty, not an image", name);
+        }
+        // ImageSharp 2.1 identifies only arrays and streams.
+        var bytes = encoded.ToArray();
+        IImageInfo? info;
+        try
+        {
+            info = Image.Identify(bytes);
+        }
+        catch (Exception e) when (IsDecoderFailure(e))
+        {
+            throw new BadImageException($"{name} is corrupt: {e.Message}", name, e);
+        }
+        if (info is null)
+        {
+            throw new BadImageException($"{name} is not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", name);
+        }
+        if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > _maxPixels)
+        {
+            throw new BadImageException($"{name} is {info.Width}×{info.Height}, more than the {_maxPixels} pixels allowed; refused before decoding", name);
+        }
+        try
+        {
+            return LoadResized(bytes);
+        }
+        catch (Exception e) when (IsDecoderFailure(e))
+        {
+            throw new BadImageException($"{name} cannot be decoded: {e.Message}", name, e);
+        }
+    }
+
+    /// <summary>Per channel, the normalized value of each 8-bit level: (level / 255 − mean) / std.</summary>
+    public static float[][] NormalizedLevels(InputSpec input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var levels = new float[input.Channels][];
+        for (var c = 0; c < input.Channels; c++)
+        {
+            levels[c] = new float[256];
+            for (var level = 0; level < 256; level++)
+            {
+                levels[c][level] = (level / 255f - input.MeanOf(c)) / input.StdOf(c);
+            }
+        }
+        return levels;
+    }
+
+    /// <summary>Writes Size × Size HWC pixels (1 or 3 channels) as normalized CHW floats; a 1-channel source fills every channel.</summary>
+    public static void WriteNormalized(ReadOnlySpan<byte> pixels, int sourceChannels, int size, float[][] levels, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(levels);
+        var plane = size * size;
+        for (var c = 0; c < levels.Length; c++)
+        {
+            var level = levels[c];
+            var from = sourceChannels == 1 ? 0 : c;
+            var output = destination.Slice(c * plane, plane);
+            for (var i = 0; i < plane; i++)
+            {
+                output[i] = level[pixels[i * sourceChannels + from]];
+            }
+        }
+    }
+
+    private int LoadResized(byte[] encoded)
+    {
+        var size = _input.Size;
+        if (_input.Channels == 1)
+        {
+            using var gray = Image.Load<L8>(encoded);
+            Resize(gray, size);
+            gray.CopyPixelDataTo(_pixels.AsSpan(0, size * size));
+            return 1;
+        }
+        using var rgb = Image.Load<Rgb24>(encoded);
+        Resize(rgb, size);
+        rgb.CopyPixelDataTo(_pixels.AsSpan(0, size * size * 3));
+        return 3;
+    }
+
+    private static void Resize<TPixel>(Image<TPixel> image, int size)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        if (image.Width != size || image.Height != size)
+        {
+            image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(size, size), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Triangle }));
+        }
+    }
+
+    /// <summary>ImageSharp 2.1's decoders throw far more than their documented exceptions on hostile bytes (see ImageEncoder).</summary>
+    private static bool IsDecoderFailure(Exception e) => e is not (OutOfMemoryException or OperationCanceledException);
+}

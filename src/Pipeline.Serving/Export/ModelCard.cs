@@ -1,0 +1,132 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
+
+namespace Pipeline.Serving.Export;
+
+/// <summary>
+/// model.json of an exported version: what the model is, what it reads, what it answers, how good it was, and what
+/// it was built from. Everything a server needs besides the ONNX graph and the labels; no training code reads it.
+/// </summary>
+/// <param name="Dataset">The dataset the model was trained on.</param>
+/// <param name="Architecture">"cnn", "resnet18", …</param>
+/// <param name="Classes">Class names; a prediction's class id is an index into this list (and into labels.txt).</param>
+/// <param name="Input">Channels, size and normalization the graph's input expects.</param>
+/// <param name="Metrics">The evaluated metrics the export was gated on: accuracy, top-5 accuracy, loss, examples, split.</param>
+/// <param name="Lineage">Fingerprints of the stages (and the checkpoint) it was built from.</param>
+public sealed record ModelCard(
+    string Dataset,
+    string Architecture,
+    IReadOnlyList<string> Classes,
+    InputSpec Input,
+    JsonObject Metrics,
+    JsonObject Lineage)
+{
+    /// <summary>Names this layout; a reader refuses a card of another format rather than guess.</summary>
+    public const string Format = "pipeline-export/1";
+    public const string FileName = "model.json";
+    public const string OnnxFile = "model.onnx";
+    public const string WeightsFile = "model.safetensors";
+    public const string LabelsFile = "labels.txt";
+    public const string OnnxInput = "input";
+    public const string OnnxOutput = "probabilities";
+
+    public JsonObject ToJson() => new()
+    {
+        ["format"] = Format,
+        ["dataset"] = Dataset,
+        ["architecture"] = Architecture,
+        ["classes"] = new JsonArray([.. Classes.Select(c => JsonValue.Create(c))]),
+        ["input"] = new JsonObject
+        {
+            ["channels"] = Input.Channels,
+            ["size"] = Input.Size,
+            ["mean"] = new JsonArray([.. Input.Mean.Select(m => JsonValue.Create(Shortest(m)))]),
+            ["std"] = new JsonArray([.. Input.Std.Select(s => JsonValue.Create(Shortest(s)))]),
+            ["preprocessing"] = "decode; convert to the channels above; resize to size×size (bilinear, stretched); "
+                + "value = (pixel / 255 − mean) / std per channel; layout NCHW float32",
+        },
+        ["signature"] = new JsonObject
+        {
+            ["inputs"] = new JsonObject { ["image_bytes"] = "an encoded image (JPEG, PNG, GIF, BMP, TIFF, WebP), base64 in JSON requests" },
+            ["outputs"] = new JsonObject
+            {
+                ["classes"] = "the predicted class id: a 0-based index into classes and labels.txt",
+                ["label"] = "the predicted class name",
+                ["probabilities"] = "one probability per class, in the order of classes; they sum to 1",
+            },
+        },
+        ["files"] = new JsonObject
+        {
+            ["onnx"] = new JsonObject { ["file"] = OnnxFile, ["input"] = OnnxInput, ["output"] = OnnxOutput, ["opset"] = Core.Onnx.OnnxGraph.Opset },
+            ["weights"] = new JsonObject { ["file"] = WeightsFile, ["format"] = "safetensors", ["layout"] = WeightsLayout(Architecture) },
+            ["labels"] = LabelsFile,
+        },
+        ["metrics"] = Metrics.DeepClone(),
+        ["lineage"] = Lineage.DeepClone(),
+    };
+
+    /// <summary>Reads and checks folder/model.json.</summary>
+    /// <exception cref="PipelineException">Missing, unreadable, of another format, or inconsistent.</exception>
+    public static ModelCard Read(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        if (!File.Exists(path))
+        {
+            throw new PipelineException($"no {FileName} here: not an exported model version (export with --target=Export)", folder);
+        }
+        JsonNode json;
+        try
+        {
+            json = JsonNode.Parse(File.ReadAllText(path)) ?? throw new JsonException("the file holds null");
+        }
+        catch (JsonException e)
+        {
+            throw new PipelineException($"not valid JSON ({e.Message})", path, e);
+        }
+        string Text(JsonNode? node, string field) => node is JsonValue value && value.TryGetValue<string>(out var text)
+            ? text
+            : throw new PipelineException($"field \"{field}\" is missing or not a string", path);
+        int Number(JsonNode? node, string field) => node is JsonValue value && value.TryGetValue<int>(out var number)
+            ? number
+            : throw new PipelineException($"field \"{field}\" is missing or not an integer", path);
+        float[] Floats(JsonNode? node, string field) => node is JsonArray array && array.All(v => v is JsonValue)
+            ? [.. array.Select(v => (float)v!.GetValue<double>())]
+            : throw new PipelineException($"field \"{field}\" is missing or not a list of numbers", path);
+
+        var format = Text(json["format"], "format");
+        if (format != Format)
+        {
+            throw new PipelineException($"format is \"{format}\"; this version of pipeline reads \"{Format}\"", path);
+        }
+        var classes = json["classes"] is JsonArray list && list.All(c => c is JsonValue)
+            ? list.Select(c => c!.GetValue<string>()).ToList()
+            : throw new PipelineException("field \"classes\" is missing or not a list of names", path);
+        var input = json["input"];
+        var spec = new InputSpec(Number(input?["channels"], "input.channels"), Number(input?["size"], "input.size"),
+            Floats(input?["mean"], "input.mean"), Floats(input?["std"], "input.std"));
+        try
+        {
+            spec.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new PipelineException($"field \"input\": {e.Message}", path, e);
+        }
+        return new ModelCard(
+            Text(json["dataset"], "dataset"),
+            Text(json["architecture"], "architecture"),
+            classes,
+            spec,
+            json["metrics"] as JsonObject ?? [],
+            json["lineage"] as JsonObject ?? []);
+    }
+
+    /// <summary>The double a float was written as in dataset.json (0.286, not 0.28600001335144043).</summary>
+    private static double Shortest(float value) => double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string WeightsLayout(string architecture) => architecture.StartsWith("resnet", StringComparison.Ordinal)
+        ? $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))"
+        : "the state_dict of this pipeline's cnn (conv1, bn1, conv2, bn2, fc1, fc2)";
+}

@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
+using Pipeline.Core.Labels;
+using Pipeline.Serving.Export;
+using Pipeline.Training.Models;
+using Pipeline.Training.Training;
+using TorchSharp;
+using TorchSharp.PyBridge;
+
+namespace Pipeline.Training.Export;
+
+/// <summary>The body of the Export stage, apart from <see cref="ExportStage"/> so only running it loads TorchSharp.</summary>
+internal static class ExportRunner
+{
+    public static void Run(StageContext context, StageRun run, ExportStage stage)
+    {
+        var metrics = ReadMetrics(stage.MetricsPath);
+        var accuracy = metrics["accuracy"]!.GetValue<double>();
+        var minimum = context.Dataset.Export.MinAccuracy;
+        if (accuracy < minimum)
+        {
+            throw new PipelineException(
+                $"accuracy {accuracy:0.0000} on the {metrics["split"]} split is below export.min_accuracy {minimum:0.####}: the model is not exported. "
+                + "Train longer or better (dataset.json train section), or lower export.min_accuracy",
+                DisplayPath.FromCurrentDirectory(stage.MetricsPath));
+        }
+
+        var trained = TrainedModel.Read(stage.TrainFolder);
+        var labels = LabelSet.Read(stage.LabelsPath);
+        if (!labels.Labels.SequenceEqual(trained.Classes))
+        {
+            throw new PipelineException("labels.txt changed since the model was trained; rebuild Train", DisplayPath.FromCurrentDirectory(stage.LabelsPath));
+        }
+        var input = new InputSpec(trained.Channels, trained.InputSize, [.. trained.Mean.Select(m => (float)m)], [.. trained.Std.Select(s => (float)s)]);
+        var weightsPath = Path.Combine(stage.TrainFolder, TrainedModel.WeightsName);
+        var card = new ModelCard(context.Dataset.Name, trained.Architecture, trained.Classes, input, metrics, Lineage(context, weightsPath));
+
+        var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            [ModelCard.FileName] = System.Text.Encoding.UTF8.GetBytes(CanonicalJson.Serialize(card.ToJson(), indented: true) + "\n"),
+            [ModelCard.LabelsFile] = System.Text.Encoding.UTF8.GetBytes(labels.ToText()),
+        };
+        var architecture = new Core.Datasets.TrainParameters { Model = trained.Architecture, Channels = trained.Channels, InputSize = trained.InputSize };
+        using (var model = ModelFactory.Create(architecture, labels.Count))
+        {
+            model.load(weightsPath);
+            model.eval();
+            var state = model.state_dict();
+            var onnx = OnnxExporter.Export(trained.Architecture, state, input, labels.Count, Metadata(card));
+            files[ModelCard.OnnxFile] = onnx.ToByteArray();
+            var safetensors = Path.Combine(run.OutputRoot, "weights.tmp");
+            model.save_safetensors(safetensors);
+            files[ModelCard.WeightsFile] = File.ReadAllBytes(safetensors);
+            File.Delete(safetensors);
+        }
+
+        var live = Path.Combine(context.ArtifactsDirectory, ExportStage.Output);
+        var output = run.PathOf(ExportStage.Output);
+        Directory.CreateDirectory(output);
+        var versions = ExportedModel.Versions(live);
+        foreach (var existing in versions)
+        {
+            CopyFolder(Path.Combine(live, Name(existing)), Path.Combine(output, Name(existing)));
+        }
+        int version;
+        if (versions.Count > 0 && SameContent(Path.Combine(live, Name(versions[^1])), files))
+        {
+            version = versions[^1];
+            run.Log($"  the exported model is unchanged: version {version} stays the latest");
+        }
+        else
+        {
+            version = versions.Count > 0 ? versions[^1] + 1 : 1;
+            var folder = Path.Combine(output, Name(version));
+            Directory.CreateDirectory(folder);
+            foreach (var (name, bytes) in files)
+            {
+                File.WriteAllBytes(Path.Combine(folder, name), bytes);
+            }
+            run.Log($"  exported version {version}: {trained.Architecture}, {labels.Count} classes, accuracy {accuracy:0.0000} "
+                + $"(gate {minimum:0.####}); {files[ModelCard.OnnxFile].Length / 1024.0:0} KiB ONNX, {files[ModelCard.WeightsFile].Length / 1024.0:0} KiB safetensors");
+        }
+        File.WriteAllText(Path.Combine(output, ExportedModel.LatestPointer), Name(version) + "\n");
+        run.Log($"  serve it: build/.bin/pipeline serve --model {DisplayPath.FromCurrentDirectory(live)}");
+    }
+
+    private static string Name(int version) => version.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The evaluated figures the card carries, from eval/metrics.json.</summary>
+    private static JsonObject ReadMetrics(string path)
+    {
+        JsonNode? json;
+        try
+        {
+            json = JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new PipelineException($"not valid JSON ({e.Message}); rebuild Evaluate with --target=Evaluate --force", DisplayPath.FromCurrentDirectory(path), e);
+        }
+        if (json?["accuracy"] is not JsonValue accuracy || !accuracy.TryGetValue<double>(out _))
+        {
+            throw new PipelineException("has no accuracy; rebuild Evaluate with --target=Evaluate --force", DisplayPath.FromCurrentDirectory(path));
+        }
+        var metrics = new JsonObject();
+        foreach (var key in new[] { "accuracy", "top5_accuracy", "loss", "examples", "split" })
+        {
+            if (json[key] is { } value)
+            {
+                metrics[key] = value.DeepClone();
+            }
+        }
+        return metrics;
+    }
+
+    /// <summary>What the export was built from: the upstream stages' fingerprints (from the lock file) and the checkpoint's hash.</summary>
+    private static JsonObject Lineage(StageContext context, string weightsPath)
+    {
+        var lockFile = LockFile.Load(Path.Combine(context.ArtifactsDirectory, LockFile.FileName));
+        var lineage = new JsonObject();
+        foreach (var stage in new[] { "labels", "records", "train", "evaluate" })
+        {
+            if (lockFile.Find(stage) is { } entry)
+            {
+                lineage[stage] = entry.Fingerprint;
+            }
+        }
+        lineage["checkpoint"] = ContentHash.OfFile(weightsPath);
+        return lineage;
+    }
+
+    private static IEnumerable<KeyValuePair<string, string>> Metadata(ModelCard card) =>
+    [
+        new("dataset", card.Dataset),
+        new("architecture", card.Architecture),
+        new("classes", string.Join("\n", card.Classes)),
+        new("input", $"{card.Input.Channels}x{card.Input.Size}x{card.Input.Size}, (pixel/255 - mean)/std, mean [{string.Join(", ", card.Input.Mean.Select(F))}], std [{string.Join(", ", card.Input.Std.Select(F))}]"),
+    ];
+
+    private static string F(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static bool SameContent(string folder, IReadOnlyDictionary<string, byte[]> files)
+    {
+        var existing = Directory.EnumerateFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        return existing.SequenceEqual(files.Keys)
+            && files.All(f => File.ReadAllBytes(Path.Combine(folder, f.Key)).AsSpan().SequenceEqual(f.Value));
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+}
