@@ -55,7 +55,7 @@ public sealed class InputImageDecoder
     {
         if (encoded.IsEmpty)
         {
-            throw new BadImageException($"{name} is empty, not an image", name);
+            throw new BadImageException("empty, not an image", name);
         }
         // ImageSharp 2.1 identifies only arrays and streams.
         var bytes = encoded.ToArray();
@@ -66,15 +66,15 @@ public sealed class InputImageDecoder
         }
         catch (Exception e) when (IsDecoderFailure(e))
         {
-            throw new BadImageException($"{name} is corrupt: {e.Message}", name, e);
+            throw new BadImageException($"corrupt image: {e.Message}", name, e);
         }
         if (info is null)
         {
-            throw new BadImageException($"{name} is not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", name);
+            throw new BadImageException("not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", name);
         }
         if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > _maxPixels)
         {
-            throw new BadImageException($"{name} is {info.Width}×{info.Height}, more than the {_maxPixels} pixels allowed; refused before decoding", name);
+            throw new BadImageException($"image too large: {info.Width}×{info.Height} is more than the {_maxPixels:N0} pixels allowed; refused before decoding", name);
         }
         try
         {
@@ -82,7 +82,7 @@ public sealed class InputImageDecoder
         }
         catch (Exception e) when (IsDecoderFailure(e))
         {
-            throw new BadImageException($"{name} cannot be decoded: {e.Message}", name, e);
+            throw new BadImageException($"the image cannot be decoded: {e.Message}", name, e);
         }
     }
 

@@ -141,7 +141,7 @@ internal sealed class ExampleDecoder
         }
         catch (BadImageException e)
         {
-            throw Error(record, shardPath, $"{e.Problem}; rebuild the shard with --force, or check the source image", e);
+            throw Error(record, shardPath, $"{EncodedKey}: {e.Problem}; rebuild the shard with --force, or check the source image", e);
         }
     }
 

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Pipeline.Core.Images;
+using Pipeline.Serving.Prediction;
+
+namespace Pipeline.Serving.Http;
+
+/// <summary>
+/// The REST prediction server, in TensorFlow Serving's conventions: POST /v1/models/NAME:predict, GET /v1/models/NAME
+/// (version and state), GET /v1/models/NAME/metadata (the model card) and GET /healthz. Client mistakes get a 4xx with
+/// {"error": "..."} that says what is wrong; only a fault of the server itself is a 500.
+/// </summary>
+public sealed class PredictionServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private PredictionServer(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The address it listens on, with the real port when 0 was asked for.</summary>
+    public Uri Address { get; }
+
+    public static async Task<PredictionServer> StartAsync(OnnxClassifier classifier, ServerOptions options, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            kestrel.AddServerHeader = false;
+            if (options.Host is "localhost")
+            {
+                kestrel.ListenLocalhost(options.Port);
+            }
+            else
+            {
+                kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+            }
+        });
+        var app = builder.Build();
+        var handler = new RequestHandler(classifier, options, log ?? (_ => { }));
+        app.MapPost("/v1/models/{target}", handler.PredictAsync);
+        app.MapGet("/v1/models/{name}", handler.Status);
+        app.MapGet("/v1/models/{name}/metadata", handler.Metadata);
+        app.MapGet("/healthz", () => Results.Json(new JsonObject { ["status"] = "ok" }));
+        app.MapFallback((HttpContext context) => Error(404,
+            $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{options.Name}:predict, GET /v1/models/{options.Name}, GET /healthz"));
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new PredictionServer(app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Completes when the server stops (Ctrl+C or <see cref="DisposeAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation = default) => _app.WaitForShutdownAsync(cancellation);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal static IResult Error(int status, string message) =>
+        Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
+
+    private sealed class RequestHandler
+    {
+        private readonly OnnxClassifier _classifier;
+        private readonly ServerOptions _options;
+        private readonly Action<string> _log;
+
+        public RequestHandler(OnnxClassifier classifier, ServerOptions options, Action<string> log)
+        {
+            _classifier = classifier;
+            _options = options;
+            _log = log;
+        }
+
+        public async Task<IResult> PredictAsync(HttpContext context, string target)
+        {
+            const string suffix = ":predict";
+            if (!target.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
+            }
+            var name = target[..^suffix.Length];
+            if (name != _options.Name)
+            {
+                return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
+            }
+            try
+            {
+                var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes);
+                var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
+                var predictions = _classifier.Predict([.. images.Select(i => (ReadOnlyMemory<byte>)i)], names);
+                return Results.Json(new JsonObject
+                {
+                    ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
+                    {
+                        ["classes"] = p.ClassId,
+                        ["label"] = p.Label,
+                        ["probabilities"] = new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]),
+                    })]),
+                });
+            }
+            catch (BadRequestException e)
+            {
+                return Error(e.Status, e.Message);
+            }
+            catch (BadImageException e)
+            {
+                return Error(400, e.Message);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _log($"error: {e}");
+                return Error(500, $"internal error: {e.Message}");
+            }
+        }
+
+        public IResult Status(string name) => name != _options.Name
+            ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
+            : Results.Json(new JsonObject
+            {
+                ["model_version_status"] = new JsonArray(new JsonObject
+                {
+                    ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["state"] = "AVAILABLE",
+                    ["status"] = new JsonObject { ["error_code"] = "OK", ["error_message"] = "" },
+                }),
+            });
+
+        public IResult Metadata(string name) => name != _options.Name
+            ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
+            : Results.Json(new JsonObject
+            {
+                ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                ["metadata"] = _classifier.Card.ToJson(),
+            });
+
+        /// <summary>The whole body, refused with 413 past the limit whether or not the client declared its length.</summary>
+        private async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request)
+        {
+            if (request.ContentLength > _options.MaxBodyBytes)
+            {
+                throw new BadRequestException($"the body is {request.ContentLength:N0} bytes, more than the {_options.MaxBodyBytes:N0} allowed", 413);
+            }
+            using var buffer = new MemoryStream();
+            try
+            {
+                await request.Body.CopyToAsync(buffer).ConfigureAwait(false);
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == 413)
+            {
+                throw new BadRequestException($"the body is more than the {_options.MaxBodyBytes:N0} bytes allowed", 413);
+            }
+            return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        }
+    }
+}
