@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Serving.Export;
@@ -51,10 +50,10 @@ internal static class PredictCommand
         Required = true,
     };
 
-    /// <summary>label_image's lines: `label (score=0.99234)`, most probable first; a header line per image when there are several.</summary>
-    internal static string Format(string file, Prediction prediction, IReadOnlyList<string> classes, int top, bool header)
+    /// <summary>label_image's lines; with several images, each image's name and then its lines indented.</summary>
+    private static string Format(string file, Prediction prediction, IReadOnlyList<string> classes, int top, bool header)
     {
-        var lines = prediction.Top(top).Select(c => $"{classes[c.ClassId]} (score={c.Probability.ToString("0.00000", CultureInfo.InvariantCulture)})");
+        var lines = prediction.ScoreLines(classes, top);
         return string.Join('\n', header ? lines.Select(l => "  " + l).Prepend(file) : lines);
     }
 }

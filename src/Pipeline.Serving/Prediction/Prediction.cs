@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Pipeline.Serving.Prediction;
 
 /// <summary>A model's answer for one image.</summary>
@@ -10,4 +12,8 @@ public sealed record Prediction(int ClassId, string Label, float[] Probabilities
     public IReadOnlyList<(int ClassId, float Probability)> Top(int count) =>
         [.. Probabilities.Select((p, i) => (ClassId: i, Probability: p))
             .OrderByDescending(c => c.Probability).ThenBy(c => c.ClassId).Take(count)];
+
+    /// <summary>label_image's lines, most probable first: <c>daisy (score=0.99234)</c>.</summary>
+    public IEnumerable<string> ScoreLines(IReadOnlyList<string> classes, int count) =>
+        Top(count).Select(c => $"{classes[c.ClassId]} (score={c.Probability.ToString("0.00000", CultureInfo.InvariantCulture)})");
 }

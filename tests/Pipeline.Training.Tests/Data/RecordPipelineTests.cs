@@ -213,7 +213,7 @@ public sealed class RecordPipelineTests : IClassFixture<IdxShardsFixture>, IDisp
 
         var error = Assert.Throws<PipelineException>(() => All(pipeline.Training(0, CancellationToken.None).Take(3)));
 
-        Assert.StartsWith($"{path}: record at byte {2 * (16 + good.CalculateSize())}: image/encoded cannot be decoded", error.Message);
+        Assert.StartsWith($"{path}: record at byte {2 * (16 + good.CalculateSize())}: image/encoded: not an image in a format we can read", error.Message);
     }
 
     [Fact]

@@ -1,13 +1,8 @@
 using Pipeline.Core.Build;
-using Pipeline.Core.Datasets;
-using Pipeline.Core.Engine;
 using Pipeline.Core.Tests.TestSupport;
 using Pipeline.Training.Evaluation;
-using Pipeline.Training.Models;
 using Pipeline.Training.Tests.TestSupport;
-using Pipeline.Training.Training;
 using Snapshooter.Xunit;
-using TorchSharp;
 
 namespace Pipeline.Training.Tests.Evaluation;
 
@@ -26,18 +21,7 @@ public sealed class EvaluateStageTests : IDisposable
         pipeline.Run("labels", false);
         pipeline.Run("records", false);
 
-        // A fixed model instead of a trained one: the seeded initial weights, written where Train would put them.
-        var train = new TrainParameters { Model = "cnn", InputSize = 16, Channels = 1, Normalization = new() { Mean = [0.2], Std = [0.35] } };
-        torch.manual_seed(7);
-        using (var model = ModelFactory.Create(train, ShapesDataset.Classes.Length))
-        {
-            var folder = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output);
-            Directory.CreateDirectory(folder);
-            File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(model));
-            var card = TrainedModel.From(train, 1, ShapesDataset.Classes, "fixed");
-            File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
-            File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), "[]");
-        }
+        FixedModel.WriteTrained(pipeline);
 
         pipeline.Engine.Run(pipeline.Stage("evaluate"));
 

@@ -11,7 +11,8 @@ internal static class ShapesDataset
     public static readonly string[] Classes = ["diagonal", "horizontal", "vertical"];
     private const int Side = 16;
 
-    public static string Write(TempDirectory dir, string name = "shapes", int train = 240, int test = 90)
+    /// <param name="sections">More top-level sections of dataset.json, e.g. <c>"export": { "min_accuracy": 0.5 },</c></param>
+    public static string Write(TempDirectory dir, string name = "shapes", int train = 240, int test = 90, string sections = "")
     {
         WriteSplit(dir.Combine($"data/{name}/train-images"), dir.Combine($"data/{name}/train-labels"), train, seed: 1);
         WriteSplit(dir.Combine($"data/{name}/test-images"), dir.Combine($"data/{name}/test-labels"), test, seed: 2);
@@ -32,10 +33,28 @@ internal static class ShapesDataset
                 "learning_rate": { "base": 0.003, "schedule": "cosine" }, "threads": 1, "shuffle_buffer": 64,
                 "normalization": { "mean": [0.2], "std": [0.35] }
               },
+              {{sections}}
               "evaluate": { "batch_size": 32 }
             }
             """);
         return name;
+    }
+
+    /// <summary>A 16×16 PNG of the class <paramref name="label"/> (0 diagonal, 1 horizontal, 2 vertical), drawn as the dataset draws them.</summary>
+    public static byte[] Png(int label)
+    {
+        var pixels = new byte[Side * Side];
+        for (var t = 2; t < Side - 2; t++)
+        {
+            var (x, y) = label switch
+            {
+                0 => (t, t),
+                1 => (t, Side / 2),
+                _ => (Side / 2, t),
+            };
+            pixels[y * Side + x] = 255;
+        }
+        return Pipeline.Core.Images.GrayPngWriter.Encode(pixels, Side, Side);
     }
 
     private static void WriteSplit(string imagesPath, string labelsPath, int count, int seed)

@@ -1,0 +1,113 @@
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Tests.TestSupport;
+using Pipeline.Serving.Export;
+using Pipeline.Serving.Prediction;
+using Pipeline.Training.Export;
+using Pipeline.Training.Tests.TestSupport;
+using Snapshooter.Xunit;
+
+namespace Pipeline.Training.Tests.Export;
+
+[Collection(TorchRandomCollection.Name)]
+public sealed class ExportStageTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private DatasetPipeline Evaluated(double minAccuracy, int seed = 7)
+    {
+        var name = ShapesDataset.Write(_dir, train: 30, test: 30, sections: $$"""
+            "export": { "min_accuracy": {{minAccuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)}} },
+            """);
+        var pipeline = DatasetPipeline.Open(_dir.Path, name, _ => { }, laterStages: TrainingStages.All);
+        pipeline.Run("labels", false);
+        pipeline.Run("records", false);
+        FixedModel.WriteTrained(pipeline, seed);
+        pipeline.Engine.Run(pipeline.Stage("evaluate"));
+        return pipeline;
+    }
+
+    private static string ExportFolder(DatasetPipeline pipeline) => Path.Combine(pipeline.ArtifactsDirectory, ExportStage.Output);
+
+    [Fact]
+    public void Accuracy_below_the_gate_fails_and_exports_nothing()
+    {
+        var pipeline = Evaluated(minAccuracy: 0.99);
+
+        var error = Assert.Throws<PipelineException>(() => pipeline.Engine.Run(pipeline.Stage("export")));
+
+        Assert.Contains("is below export.min_accuracy 0.99: the model is not exported", error.Message);
+        Assert.Contains("metrics.json", error.Message);
+        Assert.False(Directory.Exists(ExportFolder(pipeline)));
+    }
+
+    [Fact]
+    public void Accuracy_at_or_above_the_gate_exports_version_1_that_serving_loads_without_training_code()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+
+        pipeline.Engine.Run(pipeline.Stage("export"));
+
+        var folder = ExportFolder(pipeline);
+        Assert.Equal("1\n", File.ReadAllText(Path.Combine(folder, ExportedModel.LatestPointer)));
+        Assert.Equal(["labels.txt", "model.json", "model.onnx", "model.safetensors"],
+            Directory.GetFiles(Path.Combine(folder, "1")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var exported = ExportedModel.Open(folder);
+        Assert.Equal(1, exported.Version);
+        Assert.Equal(ShapesDataset.Classes, exported.Card.Classes);
+        Assert.Equal("cnn", exported.Card.Architecture);
+        Assert.NotNull(exported.Card.Lineage["records"]);
+        Assert.NotNull(exported.Card.Lineage["checkpoint"]);
+        using var classifier = OnnxClassifier.Load(exported);
+        Assert.Equal(3, classifier.Probabilities(new float[16 * 16], 1).Length);
+    }
+
+    [Fact]
+    public void Model_card_matches_the_committed_snapshot()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+        pipeline.Engine.Run(pipeline.Stage("export"));
+
+        var card = File.ReadAllText(Path.Combine(ExportFolder(pipeline), "1", ModelCard.FileName));
+
+        // Fingerprints depend on the temporary paths' content only, but the lineage is checked above; keep the card's shape here.
+        Snapshot.Match(card, options => options.IgnoreField("lineage"));
+    }
+
+    [Fact]
+    public void Identical_content_keeps_its_version_and_new_weights_add_the_next_one()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+        pipeline.Engine.Run(pipeline.Stage("export"));
+        var folder = ExportFolder(pipeline);
+        var first = File.ReadAllBytes(Path.Combine(folder, "1", ModelCard.OnnxFile));
+
+        pipeline.Engine.Run(pipeline.Stage("export"), force: true);
+        Assert.Equal([1], ExportedModel.Versions(folder));
+
+        FixedModel.WriteTrained(pipeline, seed: 8);
+        pipeline.Engine.Run(pipeline.Stage("evaluate"));
+        pipeline.Engine.Run(pipeline.Stage("export"));
+
+        Assert.Equal([1, 2], ExportedModel.Versions(folder));
+        Assert.Equal(2, ExportedModel.Latest(folder));
+        Assert.Equal(first, File.ReadAllBytes(Path.Combine(folder, "1", ModelCard.OnnxFile)));
+        Assert.NotEqual(first, File.ReadAllBytes(Path.Combine(folder, "2", ModelCard.OnnxFile)));
+        Assert.Equal(2, ExportedModel.Open(folder).Version);
+    }
+
+    [Fact]
+    public void Predictions_of_the_exported_fixed_model_match_the_committed_snapshot()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+        pipeline.Engine.Run(pipeline.Stage("export"));
+        using var classifier = OnnxClassifier.Load(ExportedModel.Open(ExportFolder(pipeline)));
+
+        var images = Enumerable.Range(0, 3).Select(i => (ReadOnlyMemory<byte>)ShapesDataset.Png(i)).ToList();
+        var predictions = classifier.Predict(images, ["diagonal.png", "horizontal.png", "vertical.png"]);
+
+        Snapshot.Match(string.Join("\n", predictions.SelectMany((p, i) => p.ScoreLines(classifier.Card.Classes, 3).Prepend($"image {i}"))));
+    }
+}

@@ -1,0 +1,32 @@
+using Pipeline.Core.Build;
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Training.Models;
+using Pipeline.Training.Training;
+using TorchSharp;
+
+namespace Pipeline.Training.Tests.TestSupport;
+
+/// <summary>
+/// A model without training: a cnn's seeded initial weights, written where the Train stage puts its output, so
+/// Evaluate, Export and SmokePredict can be tested in seconds. Callers run in <see cref="TorchRandomCollection"/>.
+/// </summary>
+internal static class FixedModel
+{
+    public static readonly TrainParameters Parameters = new()
+    {
+        Model = "cnn", InputSize = 16, Channels = 1, Normalization = new() { Mean = [0.2], Std = [0.35] },
+    };
+
+    public static void WriteTrained(DatasetPipeline pipeline, int seed = 7)
+    {
+        torch.manual_seed(seed);
+        using var model = ModelFactory.Create(Parameters, ShapesDataset.Classes.Length);
+        var folder = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(model));
+        var card = TrainedModel.From(Parameters, 1, ShapesDataset.Classes, $"fixed-{seed}");
+        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
+        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), "[]");
+    }
+}
