@@ -127,7 +127,7 @@ public sealed class DownloadCache
             }
             if (!retryable)
             {
-                throw new PipelineException(
+                throw new DownloadRefusedException(
                     $"cannot download {shownUrl}: {error} (attempt {attempt} of {_attempts}; not retried, since the server refused the request); " +
                     "check the URL, or download the file yourself and write its local path instead",
                     origin);

@@ -254,7 +254,16 @@ public sealed class RecordsStage : IStage
     /// <summary>Reads an image file into a rented buffer (returned by the caller) and gives its length.</summary>
     private int ReadImage(FileImageRef file, string origin, out byte[] buffer)
     {
-        var path = file.IsRemote ? _fetch(file.Location, origin) : file.Location;
+        string path;
+        try
+        {
+            path = file.IsRemote ? _fetch(file.Location, origin) : file.Location;
+        }
+        catch (DownloadRefusedException e)
+        {
+            // The server says the image is not there: as bad an image as a missing local file.
+            throw new BadImageException(e.Problem, origin, e);
+        }
         try
         {
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);

@@ -184,6 +184,57 @@ public sealed class DatasetPipelineTests : IDisposable
         Assert.Contains("\"rejected\": 1", File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.ManifestName)));
     }
 
+    [Theory]
+    [InlineData("skip")]
+    [InlineData("error")]
+    public void An_image_url_the_server_answers_404_for_is_a_bad_image(string policy)
+    {
+        using var server = new System.Net.HttpListener();
+        var port = FreePort();
+        server.Prefixes.Add($"http://127.0.0.1:{port}/");
+        server.Start();
+        _ = Task.Run(() =>
+        {
+            while (server.IsListening)
+            {
+                try
+                {
+                    var context = server.GetContext();
+                    context.Response.StatusCode = 404;
+                    context.Response.Close();
+                }
+                catch (System.Net.HttpListenerException)
+                {
+                    return;
+                }
+            }
+        });
+        var name = TestDatasets.CsvDataset(_dir, extra: $$""", "records": { "on_bad_image": "{{policy}}" }""");
+        File.AppendAllText(_dir.Combine($"datasets/{name}/train_set.csv"), $"http://127.0.0.1:{port}/gone/square_9.jpg,square\n");
+        var pipeline = Open(name);
+        pipeline.Run("labels", false);
+
+        if (policy == "error")
+        {
+            var error = Assert.Throws<Pipeline.Core.Images.BadImageException>(() => pipeline.Run("records", false));
+            Assert.Contains("train_set.csv:11", error.Message);
+            Assert.Contains("HTTP 404", error.Message);
+            return;
+        }
+        pipeline.Run("records", false);
+        var rejects = File.ReadAllText(Path.Combine(Records(pipeline), RecordsStage.RejectsName));
+        Assert.Contains("train_set.csv:11", rejects);
+        Assert.Contains("square_9.jpg", rejects);
+        Assert.Contains("HTTP 404", rejects);
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        socket.Start();
+        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
     [Fact]
     public void Label_outside_labels_txt_is_reported_with_its_line_and_a_suggestion()
     {

@@ -95,7 +95,7 @@ public sealed class DownloadCacheTests : IDisposable
         using var server = new TestServer((_, _, response) => TestServer.Status(response, status));
         var url = server.Url("missing.jpg");
 
-        var error = Assert.Throws<PipelineException>(() => Cache().Fetch(url, Origin));
+        var error = Assert.Throws<DownloadRefusedException>(() => Cache().Fetch(url, Origin));
 
         Assert.Equal(1, server.RequestsFor("missing.jpg"));
         Assert.Equal(Origin, error.Location);
