@@ -85,6 +85,11 @@ public sealed class ExportedModel
     {
         if (File.Exists(path))
         {
+            if (Path.GetFileName(path) != LatestPointer)
+            {
+                throw new PipelineException($"a file, not an export's \"{LatestPointer}\" file; pass an export folder (artifacts/<dataset>/export), "
+                    + "its \"latest\" file, or a version folder", path);
+            }
             // The pointer file itself: artifacts/<dataset>/export/latest.
             var root = Path.GetDirectoryName(path)!;
             return Path.Combine(root, Latest(root)!.Value.ToString(CultureInfo.InvariantCulture));

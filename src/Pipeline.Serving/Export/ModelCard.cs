@@ -85,13 +85,17 @@ public sealed record ModelCard(
         {
             throw new PipelineException($"not valid JSON ({e.Message})", path, e);
         }
+        if (json is not JsonObject)
+        {
+            throw new PipelineException($"holds a JSON {json.GetValueKind().ToString().ToLowerInvariant()}, not a JSON object", path);
+        }
         string Text(JsonNode? node, string field) => node is JsonValue value && value.TryGetValue<string>(out var text)
             ? text
             : throw new PipelineException($"field \"{field}\" is missing or not a string", path);
         int Number(JsonNode? node, string field) => node is JsonValue value && value.TryGetValue<int>(out var number)
             ? number
             : throw new PipelineException($"field \"{field}\" is missing or not an integer", path);
-        float[] Floats(JsonNode? node, string field) => node is JsonArray array && array.All(v => v is JsonValue)
+        float[] Floats(JsonNode? node, string field) => node is JsonArray array && array.All(v => v is JsonValue && v.GetValueKind() == JsonValueKind.Number)
             ? [.. array.Select(v => (float)v!.GetValue<double>())]
             : throw new PipelineException($"field \"{field}\" is missing or not a list of numbers", path);
 
@@ -100,12 +104,12 @@ public sealed record ModelCard(
         {
             throw new PipelineException($"format is \"{format}\"; this version of pipeline reads \"{Format}\"", path);
         }
-        var classes = json["classes"] is JsonArray list && list.All(c => c is JsonValue)
+        var classes = json["classes"] is JsonArray list && list.All(c => c is JsonValue && c.GetValueKind() == JsonValueKind.String)
             ? list.Select(c => c!.GetValue<string>()).ToList()
             : throw new PipelineException("field \"classes\" is missing or not a list of names", path);
-        var input = json["input"];
-        var spec = new InputSpec(Number(input?["channels"], "input.channels"), Number(input?["size"], "input.size"),
-            Floats(input?["mean"], "input.mean"), Floats(input?["std"], "input.std"));
+        var input = json["input"] as JsonObject ?? throw new PipelineException("field \"input\" is missing or not an object", path);
+        var spec = new InputSpec(Number(input["channels"], "input.channels"), Number(input["size"], "input.size"),
+            Floats(input["mean"], "input.mean"), Floats(input["std"], "input.std"));
         try
         {
             spec.Validate();

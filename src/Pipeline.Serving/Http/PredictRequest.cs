@@ -78,14 +78,24 @@ public static class PredictRequest
         {
             throw new BadRequestException($"{field} is a JSON {Kind(b64)}; it must be a base64 string");
         }
-        var text = b64.GetString()!;
+        string text;
+        try
+        {
+            text = b64.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new BadRequestException($"{field} is not valid UTF-8 text; it must be a base64 string");
+        }
         if (text.Length == 0)
         {
             throw new BadRequestException($"{field} is empty; it must hold the base64 of an image file");
         }
-        if (text.Length / 4L * 3 > maxImageBytes)
+        // Four characters carry three bytes; padding carries none, so an image of exactly the limit is not refused.
+        var decodedLength = text.AsSpan().TrimEnd('=').Length * 3L / 4;
+        if (decodedLength > maxImageBytes)
         {
-            throw new BadRequestException($"{field}: the image is about {text.Length / 4L * 3:N0} bytes, more than the {maxImageBytes:N0} allowed per image");
+            throw new BadRequestException($"{field}: the image is about {decodedLength:N0} bytes, more than the {maxImageBytes:N0} allowed per image");
         }
         // Standard base64, or the URL-safe alphabet some clients (urlsafe_b64encode) send, padded or not.
         var normalized = text.Replace('-', '+').Replace('_', '/');

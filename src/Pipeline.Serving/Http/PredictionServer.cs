@@ -56,7 +56,8 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapGet("/v1/models/{name}", handler.Status);
         app.MapGet("/v1/models/{name}/metadata", handler.Metadata);
         app.MapGet("/healthz", () => Results.Json(new JsonObject { ["status"] = "ok" }));
-        app.MapFallback((HttpContext context) => Error(404,
+        // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
+        app.MapFallback("{*path}", (HttpContext context) => Error(404,
             $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{options.Name}:predict, GET /v1/models/{options.Name}, GET /healthz"));
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -105,7 +106,7 @@ public sealed class PredictionServer : IAsyncDisposable
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
                 var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes);
                 var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
-                var predictions = _classifier.Predict([.. images.Select(i => (ReadOnlyMemory<byte>)i)], names);
+                var predictions = _classifier.Predict([.. images.Select(i => (ReadOnlyMemory<byte>)i)], names, _options.MaxImagePixels);
                 return Results.Json(new JsonObject
                 {
                     ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject

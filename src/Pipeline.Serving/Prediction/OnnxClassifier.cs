@@ -13,7 +13,7 @@ namespace Pipeline.Serving.Prediction;
 public sealed class OnnxClassifier : IDisposable
 {
     private readonly InferenceSession _session;
-    private readonly ThreadLocal<InputImageDecoder> _decoders;
+    private readonly ThreadLocal<Dictionary<long, InputImageDecoder>> _decoders = new(() => []);
     private readonly long _maxPixels;
 
     private OnnxClassifier(ExportedModel model, InferenceSession session, long maxPixels, TimeSpan loadTime)
@@ -22,7 +22,6 @@ public sealed class OnnxClassifier : IDisposable
         _session = session;
         _maxPixels = maxPixels;
         LoadTime = loadTime;
-        _decoders = new ThreadLocal<InputImageDecoder>(() => new InputImageDecoder(Card.Input, _maxPixels));
     }
 
     public ExportedModel Model { get; }
@@ -66,8 +65,9 @@ public sealed class OnnxClassifier : IDisposable
 
     /// <summary>Predicts each image in one batch.</summary>
     /// <param name="names">What each image is called in errors ("shoe.png", "instance 2").</param>
+    /// <param name="maxPixels">A tighter limit for this call than the one the classifier was loaded with (a server's own).</param>
     /// <exception cref="BadImageException">An image cannot be decoded or is too large; the message names it.</exception>
-    public IReadOnlyList<Prediction> Predict(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names)
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names, long maxPixels = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(names);
@@ -77,7 +77,7 @@ public sealed class OnnxClassifier : IDisposable
         }
         var perImage = Card.Input.ValuesPerImage;
         var input = new float[images.Count * perImage];
-        var decoder = _decoders.Value!;
+        var decoder = Decoder(Math.Min(maxPixels, _maxPixels));
         for (var i = 0; i < images.Count; i++)
         {
             decoder.Decode(images[i].Span, input.AsSpan(i * perImage, perImage), names[i]);
@@ -98,6 +98,17 @@ public sealed class OnnxClassifier : IDisposable
         using var runOptions = new RunOptions();
         using var outputs = _session.Run(runOptions, [ModelCard.OnnxInput], [tensor], [ModelCard.OnnxOutput]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    /// <summary>This thread's decoder for a pixel limit (a decoder's limit is fixed; a server uses one or two).</summary>
+    private InputImageDecoder Decoder(long maxPixels)
+    {
+        var decoders = _decoders.Value!;
+        if (!decoders.TryGetValue(maxPixels, out var decoder))
+        {
+            decoders[maxPixels] = decoder = new InputImageDecoder(Card.Input, maxPixels);
+        }
+        return decoder;
     }
 
     private Prediction[] ToPredictions(float[] probabilities)

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
+using Pipeline.Serving.Export;
+
+namespace Pipeline.Cli.Benchmarks;
+
+/// <summary>
+/// The REST server's figures, measured against a real `pipeline serve` process on localhost: time until it answers,
+/// single-image latency (p50/p99, one request at a time), throughput and latency under concurrent load, and the
+/// server process's memory.
+/// </summary>
+internal static partial class ServeBenchmark
+{
+    public static void Run(string model, string? imagePath, int requests, int concurrency)
+    {
+        var exported = ExportedModel.Open(model);
+        var image = imagePath is null ? SampleImage(exported.Card.Input) : File.ReadAllBytes(imagePath);
+        var body = new JsonObject { ["instances"] = new JsonArray(new JsonObject { ["image_bytes"] = new JsonObject { ["b64"] = Convert.ToBase64String(image) } }) }.ToJsonString();
+
+        var clock = Stopwatch.StartNew();
+        using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["serve", "--model", exported.Folder, "--port", "0", "--name", "bench"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }) ?? throw new PipelineException("cannot start `pipeline serve`");
+        try
+        {
+            var predict = ReadAddress(server);
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            Send(client, predict, body);
+            var firstAnswer = clock.Elapsed;
+            for (var i = 0; i < 50; i++)
+            {
+                Send(client, predict, body);
+            }
+            server.Refresh();
+            var rssAfterWarmup = server.WorkingSet64;
+
+            var single = new double[Math.Max(1, requests / 4)];
+            for (var i = 0; i < single.Length; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                Send(client, predict, body);
+                single[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+
+            var loaded = new double[requests];
+            var next = -1;
+            var wall = Stopwatch.StartNew();
+            var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(() =>
+            {
+                for (var i = Interlocked.Increment(ref next); i < requests; i = Interlocked.Increment(ref next))
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    Send(client, predict, body);
+                    loaded[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+            })).ToArray();
+            Task.WaitAll(workers);
+            var seconds = wall.Elapsed.TotalSeconds;
+            var peak = PeakResidentBytes(server.Id);
+
+            Console.WriteLine($"serve {exported.Card.Dataset} version {exported.Version} ({exported.Card.Architecture}, input {exported.Card.Input.Channels}×{exported.Card.Input.Size}×{exported.Card.Input.Size}), "
+                + $"one {image.Length:N0}-byte image per request, {Environment.ProcessorCount} cores shared by server and client:");
+            Console.WriteLine($"  start to first answer (process start, model load, first request): {firstAnswer.TotalSeconds:0.00} s");
+            Console.WriteLine($"  latency, one request at a time ({single.Length}): p50 {Percentile(single, 50):0.00} ms, p99 {Percentile(single, 99):0.00} ms");
+            Console.WriteLine($"  under load ({requests} requests, {concurrency} concurrent): {requests / seconds:0} requests/s, p50 {Percentile(loaded, 50):0.00} ms, p99 {Percentile(loaded, 99):0.00} ms");
+            Console.WriteLine($"  server memory: {rssAfterWarmup / (1024 * 1024)} MB resident after warm-up, {(peak is { } p ? $"{p / (1024 * 1024)} MB" : "unknown")} peak");
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            server.WaitForExit();
+        }
+    }
+
+    /// <summary>The predict URL, from the line `pipeline serve` prints once it listens.</summary>
+    private static Uri ReadAddress(Process server)
+    {
+        string? line;
+        while ((line = server.StandardOutput.ReadLine()) is not null)
+        {
+            var match = PredictUrl().Match(line);
+            if (match.Success)
+            {
+                return new Uri(match.Groups[1].Value);
+            }
+        }
+        throw new PipelineException($"`pipeline serve` exited before listening: {server.StandardError.ReadToEnd().Trim()}");
+    }
+
+    private static void Send(HttpClient client, Uri url, string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = client.PostAsync(url, content).GetAwaiter().GetResult();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new PipelineException($"the server answered {(int)response.StatusCode}: {response.Content.ReadAsStringAsync().GetAwaiter().GetResult()}", url.ToString());
+        }
+    }
+
+    private static double Percentile(double[] values, int percent)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(percent / 100.0 * sorted.Length) - 1)];
+    }
+
+    /// <summary>VmHWM from /proc on Linux: the most memory the process ever held resident.</summary>
+    private static long? PeakResidentBytes(int pid)
+    {
+        var status = $"/proc/{pid}/status";
+        if (!File.Exists(status))
+        {
+            return null;
+        }
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>A PNG of the model's input size with some structure, when no image is given.</summary>
+    private static byte[] SampleImage(InputSpec input)
+    {
+        var pixels = new byte[input.Size * input.Size];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)(i * 37 % 251);
+        }
+        return GrayPngWriter.Encode(pixels, input.Size, input.Size);
+    }
+
+    [GeneratedRegex(@"POST (\S+:predict)")]
+    private static partial Regex PredictUrl();
+}

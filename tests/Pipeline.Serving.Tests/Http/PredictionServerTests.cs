@@ -1,0 +1,238 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Pipeline.Core.Engine;
+using Pipeline.Serving.Export;
+using Pipeline.Serving.Tests.TestSupport;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Pipeline.Serving.Tests.Http;
+
+public sealed class PredictionServerTests : IClassFixture<ServedModel>
+{
+    private const string Predict = $"v1/models/{ServedModel.Name}:predict";
+
+    private readonly ServedModel _served;
+
+    public PredictionServerTests(ServedModel served) => _served = served;
+
+    private HttpClient Client => _served.Client;
+
+    [Fact]
+    public async Task Predict_answers_each_instance_in_order_with_class_label_and_probabilities()
+    {
+        var body = new JsonObject
+        {
+            ["instances"] = new JsonArray(
+                ImageBytes(TestImages.Black),
+                new JsonObject { ["b64"] = Convert.ToBase64String(TestImages.White) },
+                ImageBytes(TestImages.LeftLitPng()),
+                ImageBytes(TestImages.RgbJpeg(new Rgb24(250, 250, 250), 12, 12))),
+        };
+
+        var (status, json) = await PostAsync(Predict, body.ToJsonString());
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var predictions = json["predictions"]!.AsArray();
+        Assert.Equal([TinyExport.Dark, TinyExport.Light, TinyExport.LeftLit, TinyExport.Light], predictions.Select(p => p!["classes"]!.GetValue<int>()));
+        Assert.Equal(["dark", "light", "left-lit", "light"], predictions.Select(p => p!["label"]!.GetValue<string>()));
+        Assert.All(predictions, p =>
+        {
+            var probabilities = p!["probabilities"]!.AsArray().Select(v => v!.GetValue<double>()).ToList();
+            Assert.Equal(TinyExport.Classes.Length, probabilities.Count);
+            Assert.Equal(1.0, probabilities.Sum(), 5);
+            Assert.True(probabilities[p["classes"]!.GetValue<int>()] > 0.9);
+        });
+        Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Model_status_reports_version_1_available()
+    {
+        var (status, json) = await GetAsync($"v1/models/{ServedModel.Name}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var version = Assert.Single(json["model_version_status"]!.AsArray())!;
+        Assert.Equal("1", version["version"]!.GetValue<string>());
+        Assert.Equal("AVAILABLE", version["state"]!.GetValue<string>());
+        Assert.Equal("OK", version["status"]!["error_code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Metadata_returns_the_model_card_and_the_model_spec()
+    {
+        var (status, json) = await GetAsync($"v1/models/{ServedModel.Name}/metadata");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(ServedModel.Name, json["model_spec"]!["name"]!.GetValue<string>());
+        Assert.Equal("1", json["model_spec"]!["version"]!.GetValue<string>());
+        Assert.Equal(ModelCard.Format, json["metadata"]!["format"]!.GetValue<string>());
+        Assert.Equal(TinyExport.Classes, json["metadata"]!["classes"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(CanonicalJson.Serialize(TinyExport.Card().ToJson()), CanonicalJson.Serialize(json["metadata"]));
+    }
+
+    [Fact]
+    public async Task Healthz_answers_ok()
+    {
+        var (status, json) = await GetAsync("healthz");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("ok", json["status"]!.GetValue<string>());
+    }
+
+    public static TheoryData<string, string, string[]> BadRequests => new()
+    {
+        { "malformed JSON", """{"instances": [{"b64": """, ["malformed JSON"] },
+        { "a JSON list, not an object", """[{"b64": "AAAA"}]""", ["the body is a JSON array"] },
+        { "no instances field", """{"inputs": [{"b64": "AAAA"}]}""", ["missing field \"instances\""] },
+        { "an instance without an image", """{"instances": [{"b64": "AAAA"}, {"url": "http://example.com/a.png"}]}""", ["instances[1] has no image"] },
+        { "invalid base64", """{"instances": [{"image_bytes": {"b64": "***"}}]}""", ["instances[0].image_bytes.b64 is not valid base64"] },
+        { "bytes that are not an image", Instances(Encoding.UTF8.GetBytes("plain text, no image")), ["instances[0]", "not an image"] },
+        { "an image too large", Instances(TestImages.Black, TestImages.GrayPng(0, 40, 40)), ["instances[1]", "image too large: 40×40 is more than the 1,000 pixels allowed"] },
+        { "too many instances", Instances([.. Enumerable.Repeat(TestImages.Black, ServedModel.MaxInstances + 1)]), ["too many instances: 5; at most 4 per request"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Bad_request_is_answered_400_with_an_error_that_says_what_is_wrong(string mistake, string body, string[] expected)
+    {
+        var (status, json) = await PostAsync(Predict, body);
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{mistake}: {(int)status} {json}");
+        var error = json["error"]!.GetValue<string>();
+        Assert.All(expected, part => Assert.Contains(part, error, StringComparison.Ordinal));
+        Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Base64_string_of_invalid_utf8_is_answered_400_naming_the_field()
+    {
+        var body = Encoding.UTF8.GetBytes("""{"instances": [{"b64": "AA"}]}""");
+        body[Array.IndexOf(body, (byte)'A')] = 0xC3; // a lead byte followed by 'A', not a continuation byte
+        using var content = new ByteArrayContent(body);
+
+        var (status, json) = await SendAsync(HttpMethod.Post, Predict, content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("instances[0].b64 is not valid UTF-8", json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Body_declared_longer_than_the_limit_is_answered_413()
+    {
+        var body = Oversized();
+        using var content = new ByteArrayContent(body);
+        Assert.Equal(body.Length, content.Headers.ContentLength);
+
+        var (status, json) = await SendAsync(HttpMethod.Post, Predict, content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains($"the body is {body.Length:N0} bytes, more than the 16,384 allowed", json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chunked_body_longer_than_the_limit_is_answered_413()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Predict) { Content = new UnknownLengthContent(Oversized()) };
+
+        using var response = await Client.SendAsync(request);
+        var json = await ReadJsonAsync(response);
+
+        Assert.True(request.Headers.TransferEncodingChunked);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("the body is more than the 16,384 bytes allowed", json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chunked_body_within_the_limit_is_predicted()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Predict)
+        {
+            Content = new UnknownLengthContent(Encoding.UTF8.GetBytes(Instances(TestImages.White))),
+        };
+
+        using var response = await Client.SendAsync(request);
+        var json = await ReadJsonAsync(response);
+
+        Assert.True(request.Headers.TransferEncodingChunked);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(TinyExport.Light, Assert.Single(json["predictions"]!.AsArray())!["classes"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("POST", "v1/models/other:predict", "no model named \"other\"; this server serves \"tiny\"")]
+    [InlineData("POST", "v1/models/tiny", "predict with POST /v1/models/tiny:predict")]
+    [InlineData("POST", "v1/models/tiny:classify", "predict with POST /v1/models/tiny:predict")]
+    [InlineData("GET", "v1/models/other", "no model named \"other\"")]
+    [InlineData("GET", "v1/models/other/metadata", "no model named \"other\"")]
+    [InlineData("GET", "v1/models", "no endpoint GET /v1/models")]
+    [InlineData("GET", "v2/models/tiny:predict", "no endpoint GET /v2/models/tiny:predict")]
+    [InlineData("GET", "favicon.ico", "no endpoint GET /favicon.ico")]
+    [InlineData("DELETE", "v1/models/tiny", "no endpoint DELETE /v1/models/tiny")]
+    public async Task Wrong_model_or_unknown_endpoint_is_answered_404_with_an_error_that_names_it(string method, string path, string expected)
+    {
+        using var content = method == "POST" ? new StringContent(Instances(TestImages.Black), Encoding.UTF8, "application/json") : null;
+
+        var (status, json) = await SendAsync(new HttpMethod(method), path, content);
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains(expected, json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_each_get_the_answer_for_their_own_images()
+    {
+        // 24 distinct images: dark grays, light grays and left-lit images of decreasing brightness, in turn.
+        var cases = Enumerable.Range(0, 24).Select(i => (i % 3) switch
+        {
+            0 => (Image: TestImages.GrayPng((byte)(i / 3 * 10)), Class: TinyExport.Dark),
+            1 => (Image: TestImages.GrayPng((byte)(255 - i / 3 * 10)), Class: TinyExport.Light),
+            _ => (Image: TestImages.LeftLitPng(level: (byte)(255 - i / 3 * 10)), Class: TinyExport.LeftLit),
+        }).ToList();
+        var expected = cases.Select(c => Assert.Single(_served.Classifier.Predict([c.Image], ["expected"]))).ToList();
+
+        var answers = await Task.WhenAll(cases.Select(c => PostAsync(Predict, Instances(c.Image))));
+
+        for (var i = 0; i < cases.Count; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, answers[i].Status);
+            var prediction = Assert.Single(answers[i].Json["predictions"]!.AsArray())!;
+            Assert.Equal(cases[i].Class, prediction["classes"]!.GetValue<int>());
+            Assert.Equal(expected[i].Probabilities, prediction["probabilities"]!.AsArray().Select(v => v!.GetValue<float>()));
+        }
+        Assert.Empty(_served.Log);
+    }
+
+    private static JsonObject ImageBytes(byte[] image) =>
+        new() { ["image_bytes"] = new JsonObject { ["b64"] = Convert.ToBase64String(image) } };
+
+    private static string Instances(params byte[][] images) =>
+        new JsonObject { ["instances"] = new JsonArray([.. images.Select(i => (JsonNode)ImageBytes(i))]) }.ToJsonString();
+
+    /// <summary>A well-formed request of one image, padded with whitespace past <see cref="ServedModel.MaxBodyBytes"/>.</summary>
+    private static byte[] Oversized() => Encoding.UTF8.GetBytes(Instances(TestImages.Black) + new string(' ', (int)ServedModel.MaxBodyBytes));
+
+    private Task<(HttpStatusCode Status, JsonObject Json)> GetAsync(string path) => SendAsync(HttpMethod.Get, path, null);
+
+    private async Task<(HttpStatusCode Status, JsonObject Json)> PostAsync(string path, string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        return await SendAsync(HttpMethod.Post, path, content);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonObject Json)> SendAsync(HttpMethod method, string path, HttpContent? content)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        using var response = await Client.SendAsync(request);
+        return (response.StatusCode, await ReadJsonAsync(response));
+    }
+
+    /// <summary>The body as a JSON object; fails the test when the server answered anything else.</summary>
+    private static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.Content.Headers.ContentType?.MediaType == "application/json", $"{(int)response.StatusCode} with {response.Content.Headers.ContentType}: {text}");
+        return Assert.IsType<JsonObject>(JsonNode.Parse(text));
+    }
+}
