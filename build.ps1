@@ -14,15 +14,17 @@ $ErrorActionPreference = 'Stop'
 $PSNativeCommandUseErrorActionPreference = $false
 
 $usage = @'
-Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL]
+Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
+  --cache=DIR        run-cache folder shared between clones or CI jobs (default: $PIPELINE_CACHE, else
+                     artifacts/.cache; "off" for none)
 
-  -Target NAME, -Dataset NAME, -Force, -Verbosity LEVEL and -Help are accepted too.
+  -Target NAME, -Dataset NAME, -Force, -Verbosity LEVEL, -Cache DIR and -Help are accepted too.
 '@
 
 # Messages go straight to the process's stdout/stderr, as build.sh's echo does, rather than through PowerShell's
@@ -38,23 +40,24 @@ $target = 'SmokePredict'
 $dataset = 'fashion-mnist'
 $force = $false
 $verbosity = ''
+$cache = ''
 for ($i = 0; $i -lt $args.Count; $i++) {
     $arg = [string] $args[$i]
-    if ($arg -cmatch '^--(target|dataset|verbosity)=(.*)$') {
+    if ($arg -cmatch '^--(target|dataset|verbosity|cache)=(.*)$') {
         $name = $Matches[1]
         $value = $Matches[2]
     }
-    elseif ($arg -cin '--target', '--dataset', '--verbosity') {
+    elseif ($arg -cin '--target', '--dataset', '--verbosity', '--cache') {
         if ($i + 1 -ge $args.Count) { Stop-Build "build.ps1: $arg needs a value" 2 }
         $name = $arg.Substring(2)
         $value = [string] $args[++$i]
     }
-    elseif ($arg -match '^-(target|dataset|verbosity):?$') {
+    elseif ($arg -match '^-(target|dataset|verbosity|cache):?$') {
         if ($i + 1 -ge $args.Count) { Stop-Build "build.ps1: $($arg.TrimEnd(':')) needs a value" 2 }
         $name = $Matches[1].ToLowerInvariant()
         $value = [string] $args[++$i]
     }
-    elseif ($arg -match '^-(target|dataset|verbosity):(.+)$') {
+    elseif ($arg -match '^-(target|dataset|verbosity|cache):(.+)$') {
         $name = $Matches[1].ToLowerInvariant()
         $value = $Matches[2]
     }
@@ -78,6 +81,7 @@ for ($i = 0; $i -lt $args.Count; $i++) {
         'target' { $target = $value }
         'dataset' { $dataset = $value }
         'verbosity' { $verbosity = $value }
+        'cache' { $cache = $value }
     }
 }
 
@@ -294,6 +298,7 @@ build.ps1: Fashion-MNIST is missing ($fashion).
     $cakeArgs.Add("--dataset=$dataset")
     if ($force) { $cakeArgs.Add('--force') }
     if ($verbosity) { $cakeArgs.Add("--verbosity=$verbosity") }
+    if ($cache) { $cakeArgs.Add("--cache=$cache") }
     & dotnet tool run dotnet-cake build/build.cake @cakeArgs
     exit $LASTEXITCODE
 }

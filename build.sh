@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Entry point: sets up what the build needs on this machine, then runs the Cake task graph (build/build.cake).
-#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL]
+#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -8,13 +8,15 @@ cd "$root"
 
 usage() {
   cat <<'USAGE'
-Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL]
+Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
+  --cache=DIR        run-cache folder shared between clones or CI jobs (default: $PIPELINE_CACHE, else
+                     artifacts/.cache; "off" for none)
 USAGE
 }
 
@@ -22,18 +24,21 @@ target="SmokePredict"
 dataset="fashion-mnist"
 force=""
 verbosity=""
+cache=""
 while [ $# -gt 0 ]; do
   arg="$1"
   case "$arg" in
     --target=*) target="${arg#*=}" ;;
     --dataset=*) dataset="${arg#*=}" ;;
     --verbosity=*) verbosity="${arg#*=}" ;;
-    --target|--dataset|--verbosity)
+    --cache=*) cache="${arg#*=}" ;;
+    --target|--dataset|--verbosity|--cache)
       [ $# -ge 2 ] || { echo "build.sh: $arg needs a value" >&2; exit 2; }
       case "$arg" in
         --target) target="$2" ;;
         --dataset) dataset="$2" ;;
         --verbosity) verbosity="$2" ;;
+        --cache) cache="$2" ;;
       esac
       shift ;;
     --force) force="--force" ;;
@@ -169,4 +174,5 @@ fi
 cake_args+=("--target=$target" "--dataset=$dataset")
 [ -n "$force" ] && cake_args+=(--force)
 [ -n "$verbosity" ] && cake_args+=("--verbosity=$verbosity")
+[ -n "$cache" ] && cake_args+=("--cache=$cache")
 exec dotnet tool run dotnet-cake build/build.cake "${cake_args[@]}"

@@ -9,6 +9,8 @@ using Pipeline.Cli.Composition;
 var target = Argument("target", "SmokePredict");
 var dataset = Argument("dataset", "fashion-mnist");
 var force = HasArgument("force") && Argument("force", "true") != "false";
+// The run-cache folder (--cache=DIR); without it the engine uses $PIPELINE_CACHE, else artifacts/.cache.
+var cache = HasArgument("cache") ? Argument<string>("cache") : null;
 var root = MakeAbsolute(Directory("..")).FullPath;
 // Work from the repository root, as the pipeline command does, so messages show paths relative to it.
 Context.Environment.WorkingDirectory = root;
@@ -22,7 +24,7 @@ if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
 target = stages.Concat(others).First(t => t.Equals(target, StringComparison.OrdinalIgnoreCase));
 
 DatasetPipeline pipeline = null;
-DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message));
+DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message), cache: cache);
 var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
@@ -49,6 +51,10 @@ void StageTask(string name, string dependsOn)
             if (forced)
             {
                 arguments.Append("--force");
+            }
+            if (cache is not null)
+            {
+                arguments.Append("--cache").AppendQuoted(cache);
             }
             var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
             if (exitCode != 0)

@@ -17,6 +17,11 @@ internal static class CommonOptions
         Description = "Repository root holding datasets/ and artifacts/ (default: found from the current folder)",
     };
 
+    public static Option<string?> Cache() => new("--cache")
+    {
+        Description = "Run-cache folder to restore stage outputs from and store them in (default: $PIPELINE_CACHE, else artifacts/.cache; \"off\" for none)",
+    };
+
     /// <summary>The nearest folder upwards holding Pipeline.sln, else the current folder.</summary>
     public static string FindRoot(string? given)
     {

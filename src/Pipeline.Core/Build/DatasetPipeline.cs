@@ -31,14 +31,16 @@ public sealed class DatasetPipeline
     /// <param name="repositoryRoot">Holds datasets/ and artifacts/; paths under it are shown relative to it.</param>
     /// <param name="dataset">A dataset name (datasets/NAME) or a path to a dataset folder or dataset.json.</param>
     /// <param name="laterStages">Stages after Records, from assemblies Core does not reference (Training, Serving).</param>
+    /// <param name="cache">The run-cache folder (--cache); null means $PIPELINE_CACHE, else artifacts/.cache; "off" turns it off.</param>
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null,
-        IEnumerable<StageFactory>? laterStages = null)
+        IEnumerable<StageFactory>? laterStages = null, string? cache = null)
     {
         var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
         var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));
         Directory.CreateDirectory(artifacts);
         var hashes = FileHashCache.Open(Path.Combine(artifacts, ".file-hashes.json"));
-        var engine = new StageEngine(artifacts, repositoryRoot, hashes, log);
+        var runCache = RunCache.Resolve(cache, Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), ".cache"));
+        var engine = new StageEngine(artifacts, repositoryRoot, hashes, log, runCache);
         var downloads = new DownloadCache(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), ".downloads"));
         var source = DatasetSources.Create(definition, downloads);
         var context = new StageContext(definition, source, artifacts, log, downloads);

@@ -16,4 +16,10 @@ public sealed record StageDeclaration(
     /// saved state, and the engine says so. They are left out of <see cref="StageRun.ResumeKey"/>.
     /// </summary>
     public IReadOnlyList<string> Extendable { get; init; } = [];
+
+    /// <summary>
+    /// Whether the run-cache may store and restore this stage's outputs. False for a stage whose outputs depend on
+    /// more than its inputs and parameters (Export keeps the version history already in its output folder).
+    /// </summary>
+    public bool Cacheable { get; init; } = true;
 }

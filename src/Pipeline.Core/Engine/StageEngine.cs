@@ -13,11 +13,14 @@ public sealed class StageEngine
     private readonly string _displayRoot;
     private readonly FileHashCache _hashes;
     private readonly Action<string> _log;
+    private readonly RunCache? _cache;
 
     /// <param name="artifactsDirectory">artifacts/&lt;dataset&gt;: outputs, the lock file and temporary folders.</param>
     /// <param name="displayRoot">Paths under it are shown and recorded relative to it (the repository root).</param>
-    public StageEngine(string artifactsDirectory, string displayRoot, FileHashCache hashes, Action<string> log)
+    /// <param name="cache">Where runs are stored and restored from; null for none.</param>
+    public StageEngine(string artifactsDirectory, string displayRoot, FileHashCache hashes, Action<string> log, RunCache? cache = null)
     {
+        _cache = cache;
         _artifacts = Path.GetFullPath(artifactsDirectory);
         _displayRoot = Path.GetFullPath(displayRoot);
         _hashes = hashes;
@@ -103,11 +106,20 @@ public sealed class StageEngine
         Directory.CreateDirectory(temp);
         try
         {
-            var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs));
-            stage.Run(run);
-            cancellation.ThrowIfCancellationRequested();
-
-            var outputs = HashOutputs(run, declaration.Outputs, stage.Name);
+            // --force means "compute it again", so it never restores.
+            var restored = force || !declaration.Cacheable ? null : Restore(stage, fingerprint, declaration, temp);
+            SortedDictionary<string, string> outputs;
+            if (restored is not null)
+            {
+                outputs = restored.Outputs;
+            }
+            else
+            {
+                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs));
+                stage.Run(run);
+                cancellation.ThrowIfCancellationRequested();
+                outputs = HashOutputs(run, declaration.Outputs, stage.Name);
+            }
             var lockFile = LockFile.Load(LockPath);
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
@@ -123,7 +135,11 @@ public sealed class StageEngine
                 (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
             lockFile.Save(LockPath);
             _hashes.Save();
-            return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed);
+            if (restored is null && declaration.Cacheable && _cache is not null)
+            {
+                Store(stage, fingerprint, outputs);
+            }
+            return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed, Restored: restored is not null);
         }
         finally
         {
@@ -131,6 +147,38 @@ public sealed class StageEngine
             {
                 Directory.Delete(temp, recursive: true);
             }
+        }
+    }
+
+    /// <summary>The stage's outputs from the run-cache into <paramref name="temp"/>, or null when it has none (or a damaged one).</summary>
+    private RunCache.Restored? Restore(IStage stage, string fingerprint, StageDeclaration declaration, string temp)
+    {
+        var restored = _cache?.TryRestore(stage.Name, fingerprint, temp, _log);
+        if (restored is null)
+        {
+            return null;
+        }
+        var missing = declaration.Outputs.Where(o => !File.Exists(Path.Combine(temp, o)) && !Directory.Exists(Path.Combine(temp, o))).ToList();
+        if (missing.Count > 0)
+        {
+            _log($"warning: the run-cache entry of {stage.Name} lacks {string.Join(", ", missing)}; the stage runs");
+            return null;
+        }
+        _log($"  restored from the run-cache ({Display(_cache!.Directory)}): {restored.Files} file{(restored.Files == 1 ? "" : "s")}, "
+            + $"{restored.Bytes / 1048576.0:0.0} MB, fingerprint {ContentHash.Short(fingerprint)}");
+        return restored;
+    }
+
+    /// <summary>Keeps a finished run for later restores; a cache that cannot be written is a warning, never a failed build.</summary>
+    private void Store(IStage stage, string fingerprint, IReadOnlyDictionary<string, string> outputs)
+    {
+        try
+        {
+            _cache!.Store(stage.Name, fingerprint, outputs, _artifacts);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log($"warning: {stage.Name} was not stored in the run-cache ({Display(_cache!.Directory)}): {e.Message}");
         }
     }
 

@@ -40,7 +40,7 @@ public sealed class ExportStage : IStage
             StageInput.File($"{EvaluateStage.Output}/{EvaluateStage.MetricsName}", MetricsPath),
         ],
         new JsonObject { ["export"] = JsonSerializer.SerializeToNode(_context.Dataset.Export, DatasetLoader.Options) },
-        [Output]);
+        [Output]) { Cacheable = false }; // the output keeps the versions already exported, which no fingerprint covers
 
     public void Run(StageRun run) => ExportRunner.Run(_context, run, this);
 }

@@ -27,15 +27,18 @@ internal sealed class FakeStage : IStage
 
     public int Runs { get; private set; }
 
+    public bool Cacheable { get; set; } = true;
+
     public StageDeclaration Declare() => new(
         Inputs.Select(path => StageInput.File(Path.GetFileName(path), path)).ToList(),
         new JsonObject { [Name] = Parameters.DeepClone() },
-        [Output]);
+        [Output]) { Cacheable = Cacheable };
 
     public void Run(StageRun run)
     {
         Runs++;
         using var output = File.Create(run.PathOf(Output));
+        output.Write(System.Text.Encoding.UTF8.GetBytes(Parameters.ToJsonString()));
         foreach (var input in Inputs)
         {
             var bytes = File.ReadAllBytes(input);
