@@ -116,7 +116,13 @@ public sealed class RunCache
             }
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             var temp = $"{target}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            File.Copy(Path.Combine(artifactsDirectory, relative), temp);
+            var source = Path.Combine(artifactsDirectory, relative);
+            // A hard link costs nothing however large the output; the object is still verified on every restore, so
+            // an artifact later edited in place (which would change the shared bytes) is caught there, not trusted.
+            if (!HardLink.TryCreate(source, temp))
+            {
+                File.Copy(source, temp);
+            }
             File.Move(temp, target, overwrite: true);
         }
         var entry = new JsonObject { ["stage"] = stage, ["fingerprint"] = fingerprint, ["outputs"] = ToJson(outputs) };

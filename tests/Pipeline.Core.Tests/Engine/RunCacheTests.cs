@@ -96,6 +96,21 @@ public sealed class RunCacheTests : IDisposable
     }
 
     [Fact]
+    public void An_output_edited_in_place_after_it_was_stored_never_comes_back_from_the_cache()
+    {
+        var stage = new FakeStage("train", _input);
+        Engine("clone-a/artifacts/data").Run(stage);
+        var built = OutputOf(stage, "clone-a/artifacts/data");
+        // Objects are hard links where possible, so this edit may reach the stored bytes too.
+        File.WriteAllText(_dir.Combine($"clone-a/artifacts/data/{stage.Output}"), "edited by hand");
+
+        var elsewhere = new FakeStage("train", _input);
+        Engine("clone-b/artifacts/data").Run(elsewhere);
+
+        Assert.Equal(built, OutputOf(elsewhere, "clone-b/artifacts/data"));
+    }
+
+    [Fact]
     public void A_stage_that_is_not_cacheable_is_neither_stored_nor_restored()
     {
         var engine = Engine();
