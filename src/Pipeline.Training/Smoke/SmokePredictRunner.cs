@@ -113,7 +113,7 @@ internal static class SmokePredictRunner
     /// <summary>One held-out image as its source holds it: the bytes a client would send.</summary>
     internal sealed record SampleImage(string Origin, int ClassId, byte[] Bytes);
 
-    /// <summary>Up to <paramref name="count"/> examples spread evenly over the split (so every part of it is represented), read from their sources.</summary>
+    /// <summary>Up to <paramref name="count"/> examples of the split, a fixed random sample, read from their sources.</summary>
     internal static IReadOnlyList<SampleImage> Sample(StageContext context, string split, int count, ModelCard card)
     {
         var examples = context.Source.Examples(split)
@@ -124,10 +124,19 @@ internal static class SmokePredictRunner
             throw new PipelineException($"the {split} split has no images with the model's labels to predict", context.Dataset.DefinitionPath);
         }
         var n = Math.Min(count, examples.Count);
-        var sample = new List<SampleImage>(n);
+        // A fixed-seed random sample, in source order: unbiased (a stride can beat on an order the split was put
+        // together in) and the same images every run, so reports compare.
+        var random = new Random(20171010);
+        var order = Enumerable.Range(0, examples.Count).ToArray();
         for (var i = 0; i < n; i++)
         {
-            var example = examples[(int)((long)i * examples.Count / n)];
+            var j = random.Next(i, order.Length);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var sample = new List<SampleImage>(n);
+        foreach (var index in order.Take(n).Order())
+        {
+            var example = examples[index];
             var bytes = example.Image switch
             {
                 // IDX holds raw pixels: the PNG the Records stage makes of them is the image file a user has.

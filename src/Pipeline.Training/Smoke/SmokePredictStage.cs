@@ -25,7 +25,7 @@ public sealed class SmokePredictStage : IStage
 
     public string Name => "smokepredict";
 
-    public int ImplementationVersion => 1;
+    public int ImplementationVersion => 2;
 
     internal string ExportFolder => Path.Combine(_context.ArtifactsDirectory, ExportStage.Output);
 
