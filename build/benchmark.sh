@@ -4,6 +4,7 @@
 #   - Records of 2,000 baseline JPEGs (pass-through) against cat of the same files
 #   - a no-op ./build.sh --target=Records (everything fresh), whole command, build.sh's checks included
 #   - training throughput from shards against tensors in memory, and this process's peak memory
+#   - the REST server on the default model's export (when one is built): start time, latency, throughput, memory
 # With --train it also retrains the default model from scratch (about 10 minutes) and prints its test
 # accuracy, training minutes and the Train stage's peak memory.
 set -euo pipefail
@@ -31,6 +32,11 @@ echo "no-op build: min ${sorted[0]} ms, median ${sorted[$(( ${#sorted[@]} / 2 ))
 echo
 echo "== Training throughput: shards on disk against tensors in memory (default dataset's train settings)"
 build/.bin/pipeline benchmark train --steps 150
+if [ -e artifacts/fashion-mnist/export/latest ]; then
+  echo
+  echo "== REST server on the default model's export"
+  build/.bin/pipeline benchmark serve --model artifacts/fashion-mnist/export --requests 4000
+fi
 if [ -n "$full_train" ]; then
   echo
   echo "== The default configuration, trained from scratch"

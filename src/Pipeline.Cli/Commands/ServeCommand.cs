@@ -24,19 +24,14 @@ internal static class ServeCommand
             using var classifier = OnnxClassifier.Load(ExportedModel.Open(parse.GetValue(model)!), parse.GetValue(threads));
             var options = new ServerOptions(parse.GetValue(name) ?? classifier.Card.Dataset, parse.GetValue(host)!, parse.GetValue(port));
             var server = PredictionServer.StartAsync(classifier, options, Console.Error.WriteLine).GetAwaiter().GetResult();
-            using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) =>
-            {
-                e.Cancel = true;
-                stop.Cancel();
-            };
             var url = new Uri(server.Address, $"v1/models/{options.Name}");
             Console.WriteLine($"serving {options.Name} version {classifier.Model.Version} ({classifier.Card.Architecture}, loaded in {classifier.LoadTime.TotalSeconds:0.00} s)");
             Console.WriteLine($"  POST {url}:predict   GET {url}   GET {new Uri(server.Address, "healthz")}");
-            Console.WriteLine("  Ctrl+C stops");
+            Console.WriteLine("  Ctrl+C (or SIGTERM) stops");
             try
             {
-                stop.Token.WaitHandle.WaitOne();
+                // The host stops itself on Ctrl+C and on SIGTERM (docker stop, systemd), finishing requests in flight.
+                server.WaitForShutdownAsync().GetAwaiter().GetResult();
             }
             finally
             {
