@@ -23,6 +23,9 @@ Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
   --cache=DIR        run-cache folder shared between clones or CI jobs (default: $PIPELINE_CACHE, else
                      artifacts/.cache; "off" for none)
+  --shard-index=I --shard-count=N
+                     with --target=Records: write only worker I's share of the shards (of N workers); copy
+                     the workers' artifacts/<dataset>/records/ folders together and build Records to combine
 
   -Target NAME, -Dataset NAME, -Force, -Verbosity LEVEL, -Cache DIR and -Help are accepted too.
 '@
@@ -41,13 +44,15 @@ $dataset = 'fashion-mnist'
 $force = $false
 $verbosity = ''
 $cache = ''
+$shardIndex = ''
+$shardCount = ''
 for ($i = 0; $i -lt $args.Count; $i++) {
     $arg = [string] $args[$i]
-    if ($arg -cmatch '^--(target|dataset|verbosity|cache)=(.*)$') {
+    if ($arg -cmatch '^--(target|dataset|verbosity|cache|shard-index|shard-count)=(.*)$') {
         $name = $Matches[1]
         $value = $Matches[2]
     }
-    elseif ($arg -cin '--target', '--dataset', '--verbosity', '--cache') {
+    elseif ($arg -cin '--target', '--dataset', '--verbosity', '--cache', '--shard-index', '--shard-count') {
         if ($i + 1 -ge $args.Count) { Stop-Build "build.ps1: $arg needs a value" 2 }
         $name = $arg.Substring(2)
         $value = [string] $args[++$i]
@@ -82,6 +87,8 @@ for ($i = 0; $i -lt $args.Count; $i++) {
         'dataset' { $dataset = $value }
         'verbosity' { $verbosity = $value }
         'cache' { $cache = $value }
+        'shard-index' { $shardIndex = $value }
+        'shard-count' { $shardCount = $value }
     }
 }
 
@@ -299,6 +306,8 @@ build.ps1: Fashion-MNIST is missing ($fashion).
     if ($force) { $cakeArgs.Add('--force') }
     if ($verbosity) { $cakeArgs.Add("--verbosity=$verbosity") }
     if ($cache) { $cakeArgs.Add("--cache=$cache") }
+    if ($shardIndex) { $cakeArgs.Add("--shard-index=$shardIndex") }
+    if ($shardCount) { $cakeArgs.Add("--shard-count=$shardCount") }
     & dotnet tool run dotnet-cake build/build.cake @cakeArgs
     exit $LASTEXITCODE
 }

@@ -9,6 +9,7 @@ cd "$root"
 usage() {
   cat <<'USAGE'
 Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
+                  [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
@@ -17,6 +18,9 @@ Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=L
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
   --cache=DIR        run-cache folder shared between clones or CI jobs (default: $PIPELINE_CACHE, else
                      artifacts/.cache; "off" for none)
+  --shard-index=I --shard-count=N
+                     with --target=Records: write only worker I's share of the shards (of N workers); copy
+                     the workers' artifacts/<dataset>/records/ folders together and build Records to combine
 USAGE
 }
 
@@ -25,6 +29,8 @@ dataset="fashion-mnist"
 force=""
 verbosity=""
 cache=""
+shard_index=""
+shard_count=""
 while [ $# -gt 0 ]; do
   arg="$1"
   case "$arg" in
@@ -32,13 +38,17 @@ while [ $# -gt 0 ]; do
     --dataset=*) dataset="${arg#*=}" ;;
     --verbosity=*) verbosity="${arg#*=}" ;;
     --cache=*) cache="${arg#*=}" ;;
-    --target|--dataset|--verbosity|--cache)
+    --shard-index=*) shard_index="${arg#*=}" ;;
+    --shard-count=*) shard_count="${arg#*=}" ;;
+    --target|--dataset|--verbosity|--cache|--shard-index|--shard-count)
       [ $# -ge 2 ] || { echo "build.sh: $arg needs a value" >&2; exit 2; }
       case "$arg" in
         --target) target="$2" ;;
         --dataset) dataset="$2" ;;
         --verbosity) verbosity="$2" ;;
         --cache) cache="$2" ;;
+        --shard-index) shard_index="$2" ;;
+        --shard-count) shard_count="$2" ;;
       esac
       shift ;;
     --force) force="--force" ;;
@@ -175,4 +185,6 @@ cake_args+=("--target=$target" "--dataset=$dataset")
 [ -n "$force" ] && cake_args+=(--force)
 [ -n "$verbosity" ] && cake_args+=("--verbosity=$verbosity")
 [ -n "$cache" ] && cake_args+=("--cache=$cache")
+[ -n "$shard_index" ] && cake_args+=("--shard-index=$shard_index")
+[ -n "$shard_count" ] && cake_args+=("--shard-count=$shard_count")
 exec dotnet tool run dotnet-cake build/build.cake "${cake_args[@]}"

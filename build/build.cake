@@ -11,6 +11,10 @@ var dataset = Argument("dataset", "fashion-mnist");
 var force = HasArgument("force") && Argument("force", "true") != "false";
 // The run-cache folder (--cache=DIR); without it the engine uses $PIPELINE_CACHE, else artifacts/.cache.
 var cache = HasArgument("cache") ? Argument<string>("cache") : null;
+// Records spread over machines: this worker's share (--shard-index=I --shard-count=N).
+var shardIndex = HasArgument("shard-index") ? Argument<int>("shard-index") : (int?)null;
+var shardCount = HasArgument("shard-count") ? Argument<int>("shard-count") : (int?)null;
+var part = Pipeline.Core.Records.RecordsPart.From(shardIndex, shardCount);
 var root = MakeAbsolute(Directory("..")).FullPath;
 // Work from the repository root, as the pipeline command does, so messages show paths relative to it.
 Context.Environment.WorkingDirectory = root;
@@ -22,9 +26,13 @@ if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
     throw new Exception($"Unknown target \"{target}\"; targets: {string.Join(", ", stages.Concat(others))}");
 }
 target = stages.Concat(others).First(t => t.Equals(target, StringComparison.OrdinalIgnoreCase));
+if (part is not null && target != "Records")
+{
+    throw new Exception($"--shard-index and --shard-count split the Records stage among workers: use them with --target=Records, not {target}");
+}
 
 DatasetPipeline pipeline = null;
-DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message), cache: cache);
+DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message), cache: cache, part: part);
 var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
@@ -55,6 +63,10 @@ void StageTask(string name, string dependsOn)
             if (cache is not null)
             {
                 arguments.Append("--cache").AppendQuoted(cache);
+            }
+            if (part is not null && stage == "records")
+            {
+                arguments.Append("--shard-index").Append(part.Index.ToString()).Append("--shard-count").Append(part.Count.ToString());
             }
             var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
             if (exitCode != 0)

@@ -15,7 +15,10 @@ internal static class RunCommand
         var force = new Option<bool>("--force") { Description = "Re-run the named stage even if it is fresh" };
         var only = new Option<bool>("--only") { Description = "Build only the named stage, not the stages it depends on" };
         var cache = CommonOptions.Cache();
-        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache };
+        var artifacts = new Option<string?>("--artifacts") { Description = "Artifacts folder (default: artifacts/ under the repository root)" };
+        var shardIndex = new Option<int?>("--shard-index") { Description = "Records spread over machines: this worker's number, from 0" };
+        var shardCount = new Option<int?>("--shard-count") { Description = "Records spread over machines: how many workers" };
+        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
             using var cancel = new CancellationTokenSource();
@@ -24,8 +27,14 @@ internal static class RunCommand
                 e.Cancel = true;
                 cancel.Cancel();
             };
-            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine, cache: parse.GetValue(cache));
+            var part = Pipeline.Core.Records.RecordsPart.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
+            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine,
+                parse.GetValue(artifacts) is { } folder ? Path.GetFullPath(folder) : null, parse.GetValue(cache), part);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
+            if (part is not null && target != "records")
+            {
+                throw new Pipeline.Core.Engine.PipelineException($"--shard-index and --shard-count split the Records stage among workers; build {target} on the machine that combines them");
+            }
             using var held = pipeline.Lock(Console.WriteLine);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.
             var explained = parse.GetValue(only);

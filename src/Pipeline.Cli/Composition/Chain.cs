@@ -9,6 +9,7 @@ namespace Pipeline.Cli.Composition;
 /// </summary>
 public static class Chain
 {
-    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null, string? cache = null) =>
-        DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All, cache);
+    public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null, string? cache = null,
+        Core.Records.RecordsPart? part = null) =>
+        DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All, cache, part);
 }

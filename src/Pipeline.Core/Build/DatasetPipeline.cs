@@ -32,8 +32,9 @@ public sealed class DatasetPipeline
     /// <param name="dataset">A dataset name (datasets/NAME) or a path to a dataset folder or dataset.json.</param>
     /// <param name="laterStages">Stages after Records, from assemblies Core does not reference (Training, Serving).</param>
     /// <param name="cache">The run-cache folder (--cache); null means $PIPELINE_CACHE, else artifacts/.cache; "off" turns it off.</param>
+    /// <param name="part">This worker's share of the Records stage when it is spread over machines.</param>
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null,
-        IEnumerable<StageFactory>? laterStages = null, string? cache = null)
+        IEnumerable<StageFactory>? laterStages = null, string? cache = null, RecordsPart? part = null)
     {
         var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
         var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));
@@ -47,7 +48,7 @@ public sealed class DatasetPipeline
         IStage[] stages =
         [
             new LabelsStage(definition, source),
-            new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch),
+            new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch, part),
             .. (laterStages ?? []).Select(create => create(context)),
         ];
         return new DatasetPipeline(definition, artifacts, engine, stages);

@@ -18,6 +18,13 @@ public sealed record StageDeclaration(
     public IReadOnlyList<string> Extendable { get; init; } = [];
 
     /// <summary>
+    /// Parameter paths ("part") that say which share of the work this run does, when several workers split a stage.
+    /// They are left out of <see cref="StageRun.ResumeKey"/>, so every worker's share and the whole run carry the
+    /// same key: proof that the shares were computed from the same inputs and parameters and can be combined.
+    /// </summary>
+    public IReadOnlyList<string> Partitioning { get; init; } = [];
+
+    /// <summary>
     /// Whether the run-cache may store and restore this stage's outputs. False for a stage whose outputs depend on
     /// more than its inputs and parameters (Export keeps the version history already in its output folder).
     /// </summary>

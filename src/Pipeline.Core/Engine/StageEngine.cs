@@ -211,7 +211,7 @@ public sealed class StageEngine
     private static string ResumeKey(IStage stage, StageDeclaration declaration, SortedDictionary<string, string> inputs)
     {
         var parameters = (JsonObject)declaration.Parameters.DeepClone();
-        foreach (var path in declaration.Extendable)
+        foreach (var path in declaration.Extendable.Concat(declaration.Partitioning))
         {
             var parts = path.Split('.');
             var parent = parts[..^1].Aggregate((JsonNode?)parameters, (node, part) => node?[part]);

@@ -14,8 +14,9 @@ public sealed class StageRun
     }
 
     /// <summary>
-    /// The fingerprint without the extendable parameters: saved state (checkpoints) made under the same key can
-    /// be continued from; state under another key belongs to a different computation and must not be.
+    /// The fingerprint without the extendable and partitioning parameters: saved state (checkpoints) made under the
+    /// same key can be continued from, and workers' shares made under it combined; state under another key belongs
+    /// to a different computation and must not be.
     /// </summary>
     public string ResumeKey { get; }
 

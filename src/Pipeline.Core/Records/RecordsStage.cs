@@ -22,15 +22,18 @@ public sealed class RecordsStage : IStage
     private readonly IDatasetSource _source;
     private readonly string _labelsPath;
     private readonly Func<string, string, string> _fetch;
+    private readonly RecordsPart? _part;
 
     /// <param name="labelsPath">The Labels stage's output.</param>
     /// <param name="fetch">Maps a remote image URL (and its origin, for errors) to a local file.</param>
-    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string labelsPath, Func<string, string, string> fetch)
+    /// <param name="part">This worker's share when the stage is spread over machines; null for the whole stage.</param>
+    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string labelsPath, Func<string, string, string> fetch, RecordsPart? part = null)
     {
         _dataset = dataset;
         _source = source;
         _labelsPath = labelsPath;
         _fetch = fetch;
+        _part = part;
     }
 
     public string Name => "records";
@@ -44,9 +47,7 @@ public sealed class RecordsStage : IStage
         {
             inputs.AddRange(_source.ExampleInputs(split));
         }
-        return new StageDeclaration(
-            inputs,
-            new JsonObject
+        var parameters = new JsonObject
             {
                 ["records"] = JsonSerializer.SerializeToNode(_dataset.Records, DatasetLoader.Options),
                 ["labels"] = new JsonObject { ["drop_unknown"] = _dataset.Labels.DropUnknown },
@@ -58,8 +59,12 @@ public sealed class RecordsStage : IStage
                     ["runtime"] = Environment.Version.ToString(),
                     ["imagesharp"] = typeof(SixLabors.ImageSharp.Image).Assembly.GetName().Version?.ToString(),
                 },
-            },
-            [Output]);
+            };
+        if (_part is not null)
+        {
+            parameters["part"] = new JsonObject { ["index"] = _part.Index, ["count"] = _part.Count };
+        }
+        return new StageDeclaration(inputs, parameters, [Output]) { Partitioning = ["part"] };
     }
 
     public void Run(StageRun run)
@@ -71,24 +76,69 @@ public sealed class RecordsStage : IStage
         var skipBad = _dataset.Records.OnBadImage == "skip";
         var rejects = new List<Reject>();
         var manifest = new JsonObject();
+        if (_part is null && RecordsParts.TryCombine(Path.Combine(ArtifactsDirectory, Output), folder, run, _source.Splits, ShardNames, out var combined))
+        {
+            // The shares' examples were encoded by the workers; only the label checks are the whole run's own.
+            foreach (var split in _source.Splits)
+            {
+                Usable(_source.Examples(split), labels, rejects);
+            }
+            WriteManifest(folder, combined.Manifest, [.. rejects, .. combined.Rejects.Select(r => new Reject(r.Origin, r.Error))], run);
+            return;
+        }
 
+        var partShards = new List<RecordsParts.Shard>();
+        var partRejects = new List<Reject>();
+        var globalShard = 0;
         foreach (var split in _source.Splits)
         {
             var examples = Usable(_source.Examples(split), labels, rejects);
             Shuffle(examples, _dataset.Records.ShuffleSeed);
-            var shardCount = _dataset.Records.ShardsFor(split);
-            var shardNames = Enumerable.Range(0, shardCount).Select(shard => ShardName.For(split, shard, shardCount)).ToList();
+            var shardNames = ShardNames(split);
+            var shardCount = shardNames.Count;
+            if (_part is not null)
+            {
+                for (var shard = 0; shard < shardCount; shard++, globalShard++)
+                {
+                    if (!_part.Owns(globalShard))
+                    {
+                        continue;
+                    }
+                    // The k-th contiguous slice, exactly as the whole run cuts it, so the shard's bytes are the same.
+                    var slice = examples.GetRange(examples.Count * shard / shardCount, examples.Count * (shard + 1) / shardCount - examples.Count * shard / shardCount);
+                    var sliceCounts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+                    var sliceWritten = WriteSplit(run, [shardNames[shard]], slice, labels, encoder, skipBad, partRejects, sliceCounts);
+                    partShards.Add(new RecordsParts.Shard(split, shardNames[shard], sliceWritten, sliceCounts));
+                }
+                continue;
+            }
             var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
             var written = WriteSplit(run, shardNames, examples, labels, encoder, skipBad, rejects, counts);
-            manifest[split] = new JsonObject
-            {
-                ["examples"] = written,
-                ["shards"] = new JsonArray([.. shardNames.Select(n => JsonValue.Create(n))]),
-                ["labels"] = new JsonObject(counts.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-            };
+            manifest[split] = RecordsParts.SplitManifest(written, shardNames, counts);
             run.Log($"  {split}: {written} examples in {shardCount} shard{(shardCount == 1 ? "" : "s")}");
         }
+        if (_part is not null)
+        {
+            // Only the images' rejects: every worker finds the same label rejects, and the combining run finds them again.
+            RecordsParts.WritePart(folder, _part, run, partShards, [.. partRejects.Select(r => (Portable(r.Origin), Portable(r.Error)))]);
+            run.Log($"  worker {_part.Index} of {_part.Count}: {partShards.Count} shard{(partShards.Count == 1 ? "" : "s")}, "
+                + $"{partShards.Sum(p => p.Examples)} examples; combine the workers' records/ folders and build Records to finish");
+            return;
+        }
+        WriteManifest(folder, manifest, rejects, run);
+    }
 
+    /// <summary>artifacts/&lt;dataset&gt;, where the Labels stage wrote labels.txt.</summary>
+    private string ArtifactsDirectory => Path.GetDirectoryName(Path.GetFullPath(_labelsPath))!;
+
+    private IReadOnlyList<string> ShardNames(string split)
+    {
+        var shardCount = _dataset.Records.ShardsFor(split);
+        return [.. Enumerable.Range(0, shardCount).Select(shard => ShardName.For(split, shard, shardCount))];
+    }
+
+    private void WriteManifest(string folder, JsonObject manifest, IReadOnlyList<Reject> rejects, StageRun run)
+    {
         var root = new JsonObject { ["splits"] = manifest, ["rejected"] = rejects.Count };
         File.WriteAllText(Path.Combine(folder, ManifestName), CanonicalJson.Serialize(root, indented: true));
         if (rejects.Count > 0)
