@@ -48,7 +48,7 @@ internal static class CommonOptions
         }
         catch (PipelineException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine(MSBuildError.Requested ? MSBuildError.Format(e) : $"error: {e.Message}");
             return 1;
         }
         catch (OperationCanceledException)
