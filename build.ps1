@@ -17,7 +17,8 @@ $usage = @'
 Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
-                     Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
+                     Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
+                     Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
@@ -170,7 +171,7 @@ try {
     # --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13), for the stages that train
     # Linux only: TorchSharp's Windows and macOS native libraries do not load GCC's libstdc++. (No ICU check as in
     # build.sh: PowerShell itself runs on .NET, so if this script runs, ICU is there or not needed.)
-    $needsTorch = @('Train', 'Evaluate', 'Export', 'SmokePredict', 'Test') -ccontains $target
+    $needsTorch = @('Train', 'Evaluate', 'Export', 'SmokePredict', 'Release', 'Test') -ccontains $target
     if ($IsLinux -and $needsTorch) {
         $libstdcxx = @('/usr/lib/x86_64-linux-gnu/libstdc++.so.6', '/usr/lib/aarch64-linux-gnu/libstdc++.so.6',
             '/usr/lib64/libstdc++.so.6') | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
@@ -211,7 +212,7 @@ build.ps1: $libstdcxx lacks GLIBCXX_3.4.32; TorchSharp (training) needs libstdc+
     }
 
     # --- a font for the evaluation plots (labels would be blank without one) --------------------------------
-    if ($IsLinux -and (@('Evaluate', 'Export', 'SmokePredict', 'Test') -ccontains $target) -and
+    if ($IsLinux -and (@('Evaluate', 'Export', 'SmokePredict', 'Release', 'Test') -ccontains $target) -and
         -not (Get-ChildItem -Path /usr/share/fonts -Filter *.ttf -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1)) {
         if ((Test-Root) -and (Get-Command apt-get -ErrorAction SilentlyContinue)) {
             Write-Host 'build.ps1: installing a font for the evaluation plots (fonts-dejavu-core)'

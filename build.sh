@@ -12,7 +12,8 @@ Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=L
                   [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
-                     Status (what is fresh or stale, and why), Test (the test suite), Clean (remove outputs)
+                     Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
+                     Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
@@ -94,7 +95,7 @@ fi
 
 # --- libstdc++ new enough for TorchSharp's native library (GLIBCXX_3.4.32, GCC 13), for the stages that train --
 case "$target" in
-  Train|Evaluate|Export|SmokePredict|Test) needs_torch=1 ;;
+  Train|Evaluate|Export|SmokePredict|Release|Test) needs_torch=1 ;;
   *) needs_torch="" ;;
 esac
 libstdcxx=""
@@ -134,7 +135,7 @@ fi
 
 # --- a font for the evaluation plots (labels would be blank without one) ------------------------------------
 case "$target" in
-  Evaluate|Export|SmokePredict|Test)
+  Evaluate|Export|SmokePredict|Release|Test)
     if [ "$(uname -s)" = Linux ] && [ -z "$(find /usr/share/fonts -name '*.ttf' -print -quit 2>/dev/null)" ]; then
       if is_root && command -v apt-get >/dev/null 2>&1; then
         echo "build.sh: installing a font for the evaluation plots (fonts-dejavu-core)"

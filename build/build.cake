@@ -4,6 +4,7 @@
 #r "./.bin/pipeline.dll"
 
 using Pipeline.Core.Build;
+using Pipeline.Core.Records;
 using Pipeline.Cli.Composition;
 
 var target = Argument("target", "SmokePredict");
@@ -14,13 +15,13 @@ var cache = HasArgument("cache") ? Argument<string>("cache") : null;
 // Records spread over machines: this worker's share (--shard-index=I --shard-count=N).
 var shardIndex = HasArgument("shard-index") ? Argument<int>("shard-index") : (int?)null;
 var shardCount = HasArgument("shard-count") ? Argument<int>("shard-count") : (int?)null;
-var part = Pipeline.Core.Records.RecordsPart.From(shardIndex, shardCount);
+var part = RecordsPart.From(shardIndex, shardCount);
 var root = MakeAbsolute(Directory("..")).FullPath;
 // Work from the repository root, as the pipeline command does, so messages show paths relative to it.
 Context.Environment.WorkingDirectory = root;
 
 string[] stages = ["Labels", "Records", "Train", "Evaluate", "Export", "SmokePredict"];
-string[] others = ["Status", "Test", "Clean"];
+string[] others = ["Release", "Status", "Test", "Clean"];
 if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
 {
     throw new Exception($"Unknown target \"{target}\"; targets: {string.Join(", ", stages.Concat(others))}");
@@ -43,7 +44,9 @@ void StageTask(string name, string dependsOn)
     {
         task.IsDependentOn(dependsOn);
     }
-    if (!stages.Take(Array.IndexOf(stages, target) + 1).Contains(name))
+    // Release builds the whole chain first.
+    var lastStage = target == "Release" ? "SmokePredict" : target;
+    if (!stages.Take(Array.IndexOf(stages, lastStage) + 1).Contains(name))
     {
         return;
     }
@@ -82,6 +85,20 @@ StageTask("Train", "Records");
 StageTask("Evaluate", "Train");
 StageTask("Export", "Evaluate");
 StageTask("SmokePredict", "Export");
+
+// Not a stage: the bundle holds the lock file, which a stage's own entry would change. Always rewritten (it is cheap).
+Task("Release").IsDependentOn("SmokePredict").Does(() =>
+{
+    var exitCode = StartProcess(cli, new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("release").Append("--dataset").AppendQuoted(dataset).Append("--root").AppendQuoted(root),
+        WorkingDirectory = root,
+    });
+    if (exitCode != 0)
+    {
+        throw new Exception($"Release failed (pipeline exited with code {exitCode}); the message above says why");
+    }
+});
 
 Task("Status").Does(() => Console.Write(StatusTable.Render(Pipeline())));
 

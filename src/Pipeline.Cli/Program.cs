@@ -8,6 +8,7 @@ root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(PredictCommand.Create());
 root.Subcommands.Add(RequestCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(ReleaseCommand.Create());
 root.Subcommands.Add(CacheCommand.Create());
 root.Subcommands.Add(BenchmarkCommand.Create());
 return root.Parse(args).Invoke();
