@@ -134,19 +134,50 @@ internal static class SmokePredictRunner
             (order[i], order[j]) = (order[j], order[i]);
         }
         var sample = new List<SampleImage>(n);
+        var decoder = new InputImageDecoder(card.Input, context.Dataset.Records.MaxImagePixels);
+        var skipBad = context.Dataset.Records.OnBadImage == "skip";
         foreach (var index in order.Take(n).Order())
         {
             var example = examples[index];
-            var bytes = example.Image switch
+            try
             {
-                // IDX holds raw pixels: the PNG the Records stage makes of them is the image file a user has.
-                PixelImageRef pixels => GrayPngWriter.Encode(pixels.Pixels.Span, pixels.Width, pixels.Height),
-                FileImageRef file => File.ReadAllBytes(file.IsRemote ? context.Downloads.Fetch(file.Location, example.Origin) : file.Location),
-                _ => throw new NotSupportedException(example.Image.GetType().Name),
-            };
-            sample.Add(new SampleImage(example.Origin, IndexOf(card.Classes, example.Label), bytes));
+                var bytes = example.Image switch
+                {
+                    // IDX holds raw pixels: the PNG the Records stage makes of them is the image file a user has.
+                    PixelImageRef pixels => GrayPngWriter.Encode(pixels.Pixels.Span, pixels.Width, pixels.Height),
+                    FileImageRef file => Read(file, example.Origin, context),
+                    _ => throw new NotSupportedException(example.Image.GetType().Name),
+                };
+                decoder.DecodePixels(bytes, example.Origin);
+                sample.Add(new SampleImage(example.Origin, IndexOf(card.Classes, example.Label), bytes));
+            }
+            catch (BadImageException e) when (skipBad)
+            {
+                // The Records stage left this image out too (records/rejects.json): it is not the model's to answer.
+                context.Log($"  left out of the sample (on_bad_image: skip): {e.Message}");
+            }
+        }
+        if (sample.Count == 0)
+        {
+            throw new PipelineException($"none of the {n} sampled images of the {split} split can be read", context.Dataset.DefinitionPath);
         }
         return sample;
+    }
+
+    private static byte[] Read(FileImageRef file, string origin, StageContext context)
+    {
+        try
+        {
+            return File.ReadAllBytes(file.IsRemote ? context.Downloads.Fetch(file.Location, origin) : file.Location);
+        }
+        catch (DownloadRefusedException e)
+        {
+            throw new BadImageException(e.Problem, origin, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BadImageException($"image {file.Location} cannot be read: {e.Message}", origin, e);
+        }
     }
 
     /// <summary>The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits.</summary>

@@ -68,6 +68,29 @@ public sealed class SmokePredictStageTests : IDisposable
     }
 
     [Fact]
+    public void A_source_image_the_records_skipped_is_left_out_of_the_sample_and_named()
+    {
+        var log = new List<string>();
+        var name = TestDatasets.CsvDataset(_dir, extra: """
+            , "records": { "on_bad_image": "skip" },
+              "train": { "model": "cnn", "input_size": 16, "channels": 1, "normalization": { "mean": [0.2], "std": [0.35] } }
+            """);
+        File.WriteAllText(_dir.Combine($"datasets/{name}/images/square_0.jpg"), "not an image");
+        var pipeline = DatasetPipeline.Open(_dir.Path, name, log.Add, laterStages: TrainingStages.All);
+        pipeline.Run("labels", false);
+        pipeline.Run("records", false);
+        FixedModel.WriteTrained(pipeline, classes: TestDatasets.ClassNames);
+        pipeline.Engine.Run(pipeline.Stage("evaluate"));
+        pipeline.Engine.Run(pipeline.Stage("export"));
+
+        pipeline.Engine.Run(pipeline.Stage("smokepredict"));
+
+        Assert.Contains(log, l => l.Contains("left out of the sample (on_bad_image: skip)") && l.Contains("eval_set.csv:2"));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, SmokePredictStage.Output, SmokePredictStage.ReportName)))!;
+        Assert.Equal(2, report["samples"]!.GetValue<int>());
+    }
+
+    [Fact]
     public void A_sample_accuracy_outside_the_tolerance_fails_the_build()
     {
         // Two images can only score 0, 0.5 or 1; with no tolerance they must match the evaluated accuracy exactly.

@@ -18,14 +18,15 @@ internal static class FixedModel
         Model = "cnn", InputSize = 16, Channels = 1, Normalization = new() { Mean = [0.2], Std = [0.35] },
     };
 
-    public static void WriteTrained(DatasetPipeline pipeline, int seed = 7)
+    public static void WriteTrained(DatasetPipeline pipeline, int seed = 7, string[]? classes = null)
     {
+        classes ??= ShapesDataset.Classes;
         torch.manual_seed(seed);
-        using var model = ModelFactory.Create(Parameters, ShapesDataset.Classes.Length);
+        using var model = ModelFactory.Create(Parameters, classes.Length);
         var folder = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output);
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(model));
-        var card = TrainedModel.From(Parameters, 1, ShapesDataset.Classes, $"fixed-{seed}");
+        var card = TrainedModel.From(Parameters, 1, classes, $"fixed-{seed}");
         File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
         File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), "[]");
     }
