@@ -89,7 +89,9 @@ public sealed class StageEngine
     public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default, Action<StageStatus>? starting = null)
     {
         var clock = Stopwatch.StartNew();
+        var phases = new PhaseTimer(clock);
         var (status, declaration, inputs) = Evaluate(stage, force);
+        phases.Mark("check");
         if (status.IsFresh)
         {
             return new StageOutcome(status, Ran: false, OutputsChanged: false, clock.Elapsed);
@@ -118,8 +120,10 @@ public sealed class StageEngine
                 var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs));
                 stage.Run(run);
                 cancellation.ThrowIfCancellationRequested();
+                phases.Mark("run");
                 outputs = HashOutputs(run, declaration.Outputs, stage.Name);
             }
+            phases.Mark(restored is null ? "hash outputs" : "restore");
             var lockFile = LockFile.Load(LockPath);
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
@@ -127,6 +131,7 @@ public sealed class StageEngine
             // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
             // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
             MoveIntoPlace(temp, declaration.Outputs, scratch);
+            phases.Mark("move into place");
             foreach (var (relative, hash) in outputs.Where(p => p.Value != FolderMarker))
             {
                 _hashes.Remember(Path.Combine(_artifacts, relative), hash);
@@ -134,11 +139,15 @@ public sealed class StageEngine
             lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
                 (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
             lockFile.Save(LockPath);
+            phases.Mark("lock file");
             _hashes.Save();
+            phases.Mark("hash cache");
             if (restored is null && declaration.Cacheable && _cache is not null)
             {
                 Store(stage, fingerprint, outputs);
+                phases.Mark("run-cache");
             }
+            phases.Report(stage.Name, _log);
             return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed, Restored: restored is not null);
         }
         finally
