@@ -107,9 +107,9 @@ public sealed class Trainer
                 {
                     var (evalLoss, evalAccuracy) = Evaluate(model, cancellation);
                     model.train();
-                    var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, schedule.At(step - 1), perSecond);
+                    var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, schedule.At(step - 1));
                     history.Add(point);
-                    _log.Evaluated(point);
+                    _log.Evaluated(point, perSecond);
                     var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
                     _log.Line($"step {step}: eval loss {evalLoss:F4}, eval accuracy {evalAccuracy:F4}; checkpoint {Path.GetFileName(saved)}");
                     window = new Window();

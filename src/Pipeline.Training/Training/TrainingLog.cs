@@ -23,7 +23,8 @@ public sealed class TrainingLog
     public void Line(string text) => Progress.Line(text);
 
     /// <summary>The scalars TensorBoard plots: losses, accuracies, learning rate and throughput.</summary>
-    public void Evaluated(HistoryPoint point)
+    /// <param name="imagesPerSecond">Training throughput since the previous evaluation.</param>
+    public void Evaluated(HistoryPoint point, double imagesPerSecond)
     {
         if (_tensorboard is null)
         {
@@ -34,6 +35,6 @@ public sealed class TrainingLog
         _tensorboard.add_scalar("eval/loss", (float)point.EvalLoss, point.Step);
         _tensorboard.add_scalar("eval/accuracy", (float)point.EvalAccuracy, point.Step);
         _tensorboard.add_scalar("learning_rate", (float)point.LearningRate, point.Step);
-        _tensorboard.add_scalar("images_per_second", (float)point.ImagesPerSecond, point.Step);
+        _tensorboard.add_scalar("images_per_second", (float)imagesPerSecond, point.Step);
     }
 }

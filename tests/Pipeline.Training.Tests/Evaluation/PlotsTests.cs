@@ -74,7 +74,7 @@ public sealed class PlotsTests
             var step = i * 500;
             var trainLoss = 2.3 * Math.Exp(-step / 2000.0) + 0.25;
             var evalLoss = 2.3 * Math.Exp(-step / 2000.0) + 0.32;
-            return new HistoryPoint(step, trainLoss, 1 - trainLoss / 2.6, evalLoss, 1 - evalLoss / 2.7, 0.01, 1500);
+            return new HistoryPoint(step, trainLoss, 1 - trainLoss / 2.6, evalLoss, 1 - evalLoss / 2.7, 0.01);
         }).ToArray();
 
     /// <summary>Ten classes of 100 examples, mostly right, with Shirts often taken for T-shirts.</summary>
