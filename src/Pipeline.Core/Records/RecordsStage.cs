@@ -15,6 +15,13 @@ public sealed class RecordsStage : IStage
     public const string ManifestName = "manifest.json";
     public const string RejectsName = "rejects.json";
 
+    /// <summary>
+    /// Buffers for the images read and the records framed, which the ordered parallel pass holds by the hundred: the
+    /// shared pool keeps only a few per size and allocated the rest anew, and those allocations' garbage collections
+    /// took a fifth of the stage's time on a folder of JPEGs.
+    /// </summary>
+    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 256);
+
     /// <summary>No source image file is this large; refusing it early keeps a stray video or disk image out of memory.</summary>
     private const long MaxImageFileBytes = 256L * 1024 * 1024;
 
@@ -240,7 +247,7 @@ public sealed class RecordsStage : IStage
                     continue;
                 }
                 writer!.WriteFramed(record);
-                ArrayPool<byte>.Shared.Return(record.Array!);
+                Buffers.Return(record.Array!);
                 counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
                 written++;
             }
@@ -281,7 +288,7 @@ public sealed class RecordsStage : IStage
                 throw new NotSupportedException(example.Image.GetType().Name);
             }
             var record = ExampleBuilder.Build(image, labels.ClassId(example.Label), example.Label, example.Image.FileName);
-            return new Encoded(example, TfRecordWriter.Frame(record, ArrayPool<byte>.Shared), null, null);
+            return new Encoded(example, TfRecordWriter.Frame(record, Buffers), null, null);
         }
         catch (BadImageException e) when (skipBad)
         {
@@ -296,7 +303,7 @@ public sealed class RecordsStage : IStage
         {
             if (read is not null)
             {
-                ArrayPool<byte>.Shared.Return(read);
+                Buffers.Return(read);
             }
         }
     }
@@ -316,13 +323,14 @@ public sealed class RecordsStage : IStage
         }
         try
         {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            // ReadWrite: on Unix any narrower sharing costs an advisory lock (flock) per file, and nothing here relies on one.
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var length = RandomAccess.GetLength(handle);
             if (length > MaxImageFileBytes)
             {
                 throw new BadImageException($"image {file.Location} is {length:N0} bytes, more than any image we accept ({MaxImageFileBytes:N0})", origin);
             }
-            buffer = ArrayPool<byte>.Shared.Rent((int)length);
+            buffer = Buffers.Rent((int)length);
             var total = 0;
             while (total < length)
             {
