@@ -117,7 +117,7 @@ public sealed class StageEngine
             }
             else
             {
-                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs));
+                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs), force);
                 stage.Run(run);
                 cancellation.ThrowIfCancellationRequested();
                 phases.Mark("run");

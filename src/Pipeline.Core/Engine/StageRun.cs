@@ -5,13 +5,20 @@ namespace Pipeline.Core.Engine;
 /// <summary>What a running stage gets: where to write, how to report, and whether to stop.</summary>
 public sealed class StageRun
 {
-    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation, string resumeKey = "")
+    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation, string resumeKey = "", bool forced = false)
     {
         OutputRoot = outputRoot;
         Log = log;
         Cancellation = cancellation;
         ResumeKey = resumeKey;
+        Forced = forced;
     }
+
+    /// <summary>
+    /// The person asked for this run (--force) although the stage may be fresh: a stage with saved state (Train's
+    /// checkpoints) computes from scratch rather than resume, which would only hand back what it has.
+    /// </summary>
+    public bool Forced { get; }
 
     /// <summary>
     /// The fingerprint without the extendable and partitioning parameters: saved state (checkpoints) made under the

@@ -42,6 +42,10 @@ internal static class TrainRunner
 
         run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
         var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, "checkpoints"), train.KeepCheckpoints, run.Log);
+        if (run.Forced && checkpoints.Discard() is var discarded and > 0)
+        {
+            run.Log($"  forced: training from scratch; {discarded} checkpoint(s) removed");
+        }
         var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
         var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
         var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log).Run(run.Cancellation);

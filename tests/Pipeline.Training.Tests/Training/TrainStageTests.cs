@@ -139,6 +139,22 @@ public sealed class TrainStageTests : IDisposable
     }
 
     [Fact]
+    public void Force_trains_from_scratch_instead_of_handing_back_the_finished_checkpoint()
+    {
+        var name = ShapesDataset.Write(_dir);
+        var pipeline = Open(name);
+        Build(pipeline, "train");
+        var weights = Weights(pipeline);
+        _log.Clear();
+
+        pipeline.Run("train", true);
+
+        Assert.Contains(_log, line => line.Contains("forced: training from scratch", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("trained 60 steps", StringComparison.Ordinal));
+        Assert.Equal(weights, Weights(pipeline));
+    }
+
+    [Fact]
     public void Changed_learning_rate_starts_over_and_says_so()
     {
         var name = ShapesDataset.Write(_dir);
