@@ -15,6 +15,7 @@ $PSNativeCommandUseErrorActionPreference = $false
 
 $usage = @'
 Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
+                  [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Release (the chain, then a release bundle), Status (what is fresh or stale, and why),

@@ -38,6 +38,10 @@ public sealed class PipelineStage : ToolTask
     // Stage reasons ("Train: stale — learning_rate.base 0.002 → 0.001") are what a person wants to see.
     protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.High;
 
+    // From the repository root, as Cake runs it: messages and recorded origins are then the same whichever
+    // project's folder MSBuild started in.
+    protected override string GetWorkingDirectory() => RepositoryRoot;
+
     protected override string GenerateFullPathToTool() => Path.Combine(RepositoryRoot, "build", ".bin", ToolName);
 
     protected override string GenerateCommandLineCommands() => CommandLine(Stage, Dataset, RepositoryRoot, Force, Cache);

@@ -25,7 +25,6 @@ internal static partial class ServeBenchmark
         using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["serve", "--model", exported.Folder, "--port", "0", "--name", "bench"])
         {
             RedirectStandardOutput = true,
-            RedirectStandardError = true,
         }) ?? throw new PipelineException("cannot start `pipeline serve`");
         try
         {
@@ -90,7 +89,7 @@ internal static partial class ServeBenchmark
                 return new Uri(match.Groups[1].Value);
             }
         }
-        throw new PipelineException($"`pipeline serve` exited before listening: {server.StandardError.ReadToEnd().Trim()}");
+        throw new PipelineException("`pipeline serve` exited before listening; its error is above");
     }
 
     private static void Send(HttpClient client, Uri url, string body)

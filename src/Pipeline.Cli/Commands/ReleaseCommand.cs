@@ -21,6 +21,8 @@ internal static class ReleaseCommand
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
             var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
+            // Under the artifacts lock: no build may replace a stage's outputs (or empty .tmp/) while the bundle is assembled.
+            using var held = pipeline.Lock(Console.WriteLine);
             var stale = pipeline.Status().Where(s => !s.IsFresh).ToList();
             if (stale.Count > 0)
             {

@@ -29,6 +29,20 @@ public sealed record DatasetDefinition
     [System.Text.Json.Serialization.JsonIgnore]
     public string DefinitionPath { get; init; } = "";
 
+    /// <summary>
+    /// Text (an origin, an error) with the paths inside the dataset's folder written relative to it: outputs must not
+    /// depend on where the checkout is or which folder the build runs from.
+    /// </summary>
+    public string Portable(string text)
+    {
+        var folder = Directory.TrimEnd('/', '\\');
+        foreach (var prefix in new[] { folder, Engine.DisplayPath.FromCurrentDirectory(folder) }.Where(p => p.Length > 0 && p != "."))
+        {
+            text = text.Replace(prefix + "/", "", StringComparison.Ordinal);
+        }
+        return text;
+    }
+
     public string Resolve(string path) =>
         Uri.TryCreate(path, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "gs"
             ? path

@@ -49,7 +49,7 @@ public sealed class RunCache
         {
             outputs = ReadEntry(entryPath);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
         {
             warn($"warning: run-cache entry {entryPath} cannot be read ({e.Message}); it is discarded and the stage runs");
             TryDelete(entryPath);
@@ -95,8 +95,15 @@ public sealed class RunCache
                 return null;
             }
         }
-        // The entry's time is its last use, which is what `pipeline cache gc --keep-days` goes by.
-        File.SetLastWriteTimeUtc(entryPath, DateTime.UtcNow);
+        // The entry's time is its last use, which is what `pipeline cache gc --keep-days` goes by; a cache shared
+        // read-only cannot record it, which costs nothing but gc's knowledge.
+        try
+        {
+            File.SetLastWriteTimeUtc(entryPath, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
         return new Restored(outputs, written.Count, bytes);
     }
 
@@ -124,6 +131,8 @@ public sealed class RunCache
                 File.Copy(source, temp);
             }
             File.Move(temp, target, overwrite: true);
+            // rename(2) onto another link to the same file does nothing, leaving the temporary name behind.
+            TryDelete(temp);
         }
         var entry = new JsonObject { ["stage"] = stage, ["fingerprint"] = fingerprint, ["outputs"] = ToJson(outputs) };
         AtomicFile.WriteAllText(EntryPath(stage, fingerprint), CanonicalJson.Serialize(entry, indented: true));
@@ -161,7 +170,7 @@ public sealed class RunCache
                 {
                     outputs = File.GetLastWriteTimeUtc(path) >= cutoff ? ReadEntry(path) : null;
                 }
-                catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
                 {
                     outputs = null;
                 }
@@ -176,6 +185,15 @@ public sealed class RunCache
         }
         var removedObjects = 0;
         long removedBytes = 0;
+        // Temporary files of stores that were killed (or lost a race to the same object) go once they are old.
+        var root = Path.Combine(Directory, "objects");
+        if (System.IO.Directory.Exists(root))
+        {
+            foreach (var stray in new DirectoryInfo(root).EnumerateFiles("*.tmp", SearchOption.AllDirectories).Where(f => f.LastWriteTimeUtc < DateTime.UtcNow.AddHours(-1)).ToList())
+            {
+                TryDelete(stray.FullName);
+            }
+        }
         foreach (var file in Objects().Where(o => !referenced.Contains(o.Name)).ToList())
         {
             removedBytes += file.Length;

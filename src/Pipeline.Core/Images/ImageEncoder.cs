@@ -46,12 +46,16 @@ public sealed class ImageEncoder
             }
         }
 
+        if (UntrustedImages.Refusal(bytes.Span) is { } refusal)
+        {
+            throw new BadImageException($"image {file} is {refusal}", location);
+        }
         // Only images that need converting get here; ImageSharp 2.1 wants an array for them.
         var array = bytes.ToArray();
         IImageInfo? info;
         try
         {
-            info = Image.Identify(array);
+            info = Image.Identify(UntrustedImages.FirstFrameOnly, new MemoryStream(array, writable: false));
         }
         catch (Exception e) when (IsDecoderFailure(e))
         {
@@ -65,7 +69,7 @@ public sealed class ImageEncoder
 
         try
         {
-            using var image = Image.Load<Rgb24>(array);
+            using var image = Image.Load<Rgb24>(UntrustedImages.FirstFrameOnly, array);
             using var buffer = new MemoryStream();
             image.SaveAsJpeg(buffer, _jpeg);
             return new EncodedImage(buffer.ToArray(), "JPEG", image.Width, image.Height, 3, "RGB");

@@ -57,12 +57,16 @@ public sealed class InputImageDecoder
         {
             throw new BadImageException("empty, not an image", name);
         }
+        if (UntrustedImages.Refusal(encoded) is { } refusal)
+        {
+            throw new BadImageException(refusal, name);
+        }
         // ImageSharp 2.1 identifies only arrays and streams.
         var bytes = encoded.ToArray();
         IImageInfo? info;
         try
         {
-            info = Image.Identify(bytes);
+            info = Image.Identify(UntrustedImages.FirstFrameOnly, new MemoryStream(bytes, writable: false));
         }
         catch (Exception e) when (IsDecoderFailure(e))
         {
@@ -124,12 +128,12 @@ public sealed class InputImageDecoder
         var size = _input.Size;
         if (_input.Channels == 1)
         {
-            using var gray = Image.Load<L8>(encoded);
+            using var gray = Image.Load<L8>(UntrustedImages.FirstFrameOnly, encoded);
             Resize(gray, size);
             gray.CopyPixelDataTo(_pixels.AsSpan(0, size * size));
             return 1;
         }
-        using var rgb = Image.Load<Rgb24>(encoded);
+        using var rgb = Image.Load<Rgb24>(UntrustedImages.FirstFrameOnly, encoded);
         Resize(rgb, size);
         rgb.CopyPixelDataTo(_pixels.AsSpan(0, size * size * 3));
         return 3;

@@ -72,12 +72,17 @@ internal static class RecordsParts
             {
                 parts.Add(Read(file));
             }
-            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException
+                or ArgumentException or IOException or UnauthorizedAccessException)
             {
                 return Refuse($"{Path.GetFileName(file)} cannot be read ({e.Message})");
             }
         }
         var count = parts[0].Count;
+        if (count < 1)
+        {
+            return Refuse($"{Path.GetFileName(parts[0].Path)} counts {count} workers");
+        }
         var indices = parts.Select(p => p.Index).Order().ToList();
         if (parts.Any(p => p.Count != count) || !indices.SequenceEqual(Enumerable.Range(0, count)))
         {
@@ -86,6 +91,11 @@ internal static class RecordsParts
         if (parts.FirstOrDefault(p => p.Key != run.ResumeKey) is { } stale)
         {
             return Refuse($"{Path.GetFileName(stale.Path)} was made from other inputs or parameters than this build's");
+        }
+        if (parts.SelectMany(p => p.Shards).Select(s => s.Shard)
+            .FirstOrDefault(s => !splits.Contains(s.Split) || !shardNames(s.Split).Contains(s.Name)) is { } misplaced)
+        {
+            return Refuse($"{misplaced.Name} is listed under split \"{misplaced.Split}\", which has no such shard");
         }
         var expected = splits.SelectMany(shardNames).Order(StringComparer.Ordinal).ToList();
         var got = parts.SelectMany(p => p.Shards).Select(s => s.Shard.Name).Order(StringComparer.Ordinal).ToList();

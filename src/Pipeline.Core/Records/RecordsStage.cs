@@ -186,15 +186,7 @@ public sealed class RecordsStage : IStage
     /// The report is an output, so it must not depend on where the checkout is or where the build runs from:
     /// paths inside the dataset's folder are written relative to it.
     /// </summary>
-    private string Portable(string text)
-    {
-        var folder = _dataset.Directory.TrimEnd('/', '\\');
-        foreach (var prefix in new[] { folder, DisplayPath.FromCurrentDirectory(folder) }.Where(p => p.Length > 0 && p != "."))
-        {
-            text = text.Replace(prefix + "/", "", StringComparison.Ordinal);
-        }
-        return text;
-    }
+    private string Portable(string text) => _dataset.Portable(text);
 
     /// <summary>A fixed-seed shuffle, as the reference converter does, so shards mix classes even when the source is sorted.</summary>
     private static void Shuffle(List<SourceExample> examples, int seed)

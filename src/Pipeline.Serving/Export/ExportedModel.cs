@@ -62,7 +62,8 @@ public sealed class ExportedModel
         ? []
         : Directory.EnumerateDirectories(exportFolder)
             .Select(Path.GetFileName)
-            .Select(n => int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1)
+            // Only canonical names ("7", not "07"): a version's folder is found again by printing its number.
+            .Select(n => int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v.ToString(CultureInfo.InvariantCulture) == n ? v : -1)
             .Where(v => v > 0)
             .Order()
             .ToList();

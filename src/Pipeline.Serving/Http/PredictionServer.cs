@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -50,7 +52,23 @@ public sealed class PredictionServer : IAsyncDisposable
                 kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
             }
         });
+        // At most MaxConcurrentRequests decode and predict at once, a bounded queue waits, the rest get 503 at once:
+        // each request holds its body, the decoded images and their tensors, so an unbounded number would be
+        // unbounded memory.
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter("predict",
+                _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxConcurrentRequests, QueueLimit = options.MaxQueuedRequests }));
+            limiter.OnRejected = async (context, cancellation) =>
+            {
+                context.HttpContext.Response.StatusCode = 503;
+                await context.HttpContext.Response.WriteAsJsonAsync(
+                    new JsonObject { ["error"] = $"the server is busy ({options.MaxConcurrentRequests} requests running, {options.MaxQueuedRequests} waiting); retry shortly" },
+                    cancellation).ConfigureAwait(false);
+            };
+        });
         var app = builder.Build();
+        app.UseRateLimiter();
         var handler = new RequestHandler(classifier, options, log ?? (_ => { }));
         app.MapPost("/v1/models/{target}", handler.PredictAsync);
         app.MapGet("/v1/models/{name}", handler.Status);
@@ -167,6 +185,11 @@ public sealed class PredictionServer : IAsyncDisposable
             catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == 413)
             {
                 throw new BadRequestException($"the body is more than the {_options.MaxBodyBytes:N0} bytes allowed", 413);
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+            {
+                // A malformed chunked body, a client too slow to send it: the client's fault, said as Kestrel says it.
+                throw new BadRequestException($"the body could not be read: {e.Message}", e.StatusCode);
             }
             return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         }

@@ -17,4 +17,10 @@ public sealed record ServerOptions(string Name, string Host = "127.0.0.1", int P
 
     /// <summary>Width × height of one image, checked from its header before it is decoded.</summary>
     public long MaxImagePixels { get; init; } = 25_000_000;
+
+    /// <summary>Requests decoded and predicted at once; one per core keeps the cores busy without piling up memory.</summary>
+    public int MaxConcurrentRequests { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>Requests waiting for a turn; beyond them a request gets 503 at once.</summary>
+    public int MaxQueuedRequests { get; init; } = 256;
 }

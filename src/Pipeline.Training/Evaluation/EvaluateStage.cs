@@ -42,7 +42,12 @@ public sealed class EvaluateStage : IStage
         inputs.AddRange(TrainStage.RecordInputs(RecordsFolder));
         return new StageDeclaration(
             inputs,
-            new JsonObject { ["evaluate"] = JsonSerializer.SerializeToNode(_context.Dataset.Evaluate, DatasetLoader.Options) },
+            new JsonObject
+            {
+                ["evaluate"] = JsonSerializer.SerializeToNode(_context.Dataset.Evaluate, DatasetLoader.Options),
+                // The plots' titles name the dataset: a copy under another name must not restore them from the run-cache.
+                ["dataset"] = _context.Dataset.Name,
+            },
             [Output]);
     }
 

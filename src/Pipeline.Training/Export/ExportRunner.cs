@@ -75,6 +75,11 @@ internal static class ExportRunner
         else
         {
             version = versions.Count > 0 ? versions[^1] + 1 : 1;
+            if (versions.SkipLast(1).LastOrDefault(v => SameContent(Path.Combine(live, Name(v)), files)) is var earlier and > 0)
+            {
+                // A new number all the same: what is served changes back, and a server watching for new versions sees it.
+                run.Log($"  the exported content is that of version {earlier} again; it is published as version {version}");
+            }
             var folder = Path.Combine(output, Name(version));
             Directory.CreateDirectory(folder);
             foreach (var (name, bytes) in files)

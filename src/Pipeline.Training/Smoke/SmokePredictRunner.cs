@@ -57,7 +57,7 @@ internal static class SmokePredictRunner
             correct += right ? 1 : 0;
             predictions.Add(new JsonObject
             {
-                ["image"] = sample[i].Origin,
+                ["image"] = context.Dataset.Portable(sample[i].Origin),
                 ["label"] = card.Classes[sample[i].ClassId],
                 ["predicted"] = served[i].Label,
                 ["probability"] = Math.Round(probabilities[served[i].ClassId], 6),

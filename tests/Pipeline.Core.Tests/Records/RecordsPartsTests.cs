@@ -105,6 +105,23 @@ public sealed class RecordsPartsTests : IDisposable
         Assert.Equal(Shards.HashAll(Records(Built("single"))), Shards.HashAll(Records(combiner)));
     }
 
+    [Fact]
+    public void A_part_that_lists_a_shard_under_another_split_is_refused()
+    {
+        var workers = Enumerable.Range(0, 2).Select(i => Built($"worker{i}", new RecordsPart(i, 2))).ToList();
+        var part = Path.Combine(Records(workers[0]), RecordsPart.Folder, "part-00000-of-00002.json");
+        File.WriteAllText(part, File.ReadAllText(part).Replace("\"split\": \"test\"", "\"split\": \"train\""));
+        var combiner = Open("combiner");
+        combiner.Run("labels", false);
+        Gather(combiner, workers);
+        _log.Clear();
+
+        combiner.Run("records", false);
+
+        Assert.Contains(_log, l => l.Contains("is listed under split \"train\", which has no such shard"));
+        Assert.Equal(Shards.HashAll(Records(Built("single"))), Shards.HashAll(Records(combiner)));
+    }
+
     [Theory]
     [InlineData(0, null)]
     [InlineData(4, 4)]

@@ -15,6 +15,17 @@ public sealed class ExportedModelTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public void Versions_are_folders_named_by_their_number_alone()
+    {
+        var export = _export;
+        Directory.CreateDirectory(Path.Combine(export, "02"));
+        Directory.CreateDirectory(Path.Combine(export, "drafts"));
+        Directory.CreateDirectory(Path.Combine(export, "3"));
+
+        Assert.Equal([1, 3], ExportedModel.Versions(export));
+    }
+
+    [Fact]
     public void Export_folder_its_latest_file_and_the_version_folder_open_the_version_latest_names()
     {
         CopyVersion(1, 2);

@@ -99,6 +99,25 @@ public sealed class ExportStageTests : IDisposable
     }
 
     [Fact]
+    public void Content_equal_to_an_older_version_is_published_as_the_next_and_says_so()
+    {
+        var log = new List<string>();
+        var name = ShapesDataset.Write(_dir, train: 30, test: 30);
+        var pipeline = DatasetPipeline.Open(_dir.Path, name, log.Add, laterStages: TrainingStages.All);
+        pipeline.Run("labels", false);
+        pipeline.Run("records", false);
+        foreach (var seed in new[] { 7, 8, 7 })
+        {
+            FixedModel.WriteTrained(pipeline, seed);
+            pipeline.Engine.Run(pipeline.Stage("evaluate"));
+            pipeline.Engine.Run(pipeline.Stage("export"));
+        }
+
+        Assert.Equal([1, 2, 3], ExportedModel.Versions(ExportFolder(pipeline)));
+        Assert.Contains(log, l => l.Contains("the exported content is that of version 1 again; it is published as version 3"));
+    }
+
+    [Fact]
     public void Predictions_of_the_exported_fixed_model_match_the_committed_snapshot()
     {
         var pipeline = Evaluated(minAccuracy: 0);

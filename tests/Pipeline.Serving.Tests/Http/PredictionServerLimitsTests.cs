@@ -1,0 +1,61 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Pipeline.Core.Tests.TestSupport;
+using Pipeline.Serving.Export;
+using Pipeline.Serving.Http;
+using Pipeline.Serving.Prediction;
+using Pipeline.Serving.Tests.TestSupport;
+
+namespace Pipeline.Serving.Tests.Http;
+
+public sealed class PredictionServerLimitsTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>A body that sends its first bytes and then waits until told to finish: a request held open mid-read.</summary>
+    private sealed class HeldContent(byte[] bytes, Task release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(bytes.AsMemory(0, 10));
+            await stream.FlushAsync();
+            await release;
+            await stream.WriteAsync(bytes.AsMemory(10));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
+    public async Task Past_the_running_and_queued_limits_a_request_gets_503_with_a_json_error_and_the_held_one_still_succeeds()
+    {
+        using var classifier = OnnxClassifier.Load(ExportedModel.Open(TinyExport.Write(_dir)), threads: 1);
+        await using var server = await PredictionServer.StartAsync(classifier,
+            new ServerOptions("tiny", "127.0.0.1", 0) { MaxConcurrentRequests = 1, MaxQueuedRequests = 0 });
+        using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(30) };
+        var body = new JsonObject { ["instances"] = new JsonArray(new JsonObject { ["b64"] = Convert.ToBase64String(TestImages.Black) }) }.ToJsonString();
+        var release = new TaskCompletionSource();
+
+        var held = client.PostAsync("v1/models/tiny:predict", new HeldContent(System.Text.Encoding.UTF8.GetBytes(body), release.Task));
+        // The held request has its permit once its first bytes arrived; give the server a moment to take them.
+        HttpResponseMessage busy;
+        var tries = 0;
+        do
+        {
+            await Task.Delay(50);
+            busy = await client.PostAsync("v1/models/tiny:predict", new StringContent(body));
+        }
+        while (busy.StatusCode == HttpStatusCode.OK && ++tries < 40);
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+        Assert.Contains("the server is busy", JsonNode.Parse(await busy.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
+    }
+}
