@@ -21,6 +21,15 @@ internal static partial class HardLink
         }
     }
 
+    /// <summary>A hard link where the file system allows one, else a copy: the target's bytes are the source's either way.</summary>
+    public static void CreateOrCopy(string existing, string target)
+    {
+        if (!TryCreate(existing, target))
+        {
+            File.Copy(existing, target);
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LinkUnix(string existing, string link);
 

@@ -126,10 +126,7 @@ public sealed class RunCache
             var source = Path.Combine(artifactsDirectory, relative);
             // A hard link costs nothing however large the output; the object is still verified on every restore, so
             // an artifact later edited in place (which would change the shared bytes) is caught there, not trusted.
-            if (!HardLink.TryCreate(source, temp))
-            {
-                File.Copy(source, temp);
-            }
+            HardLink.CreateOrCopy(source, temp);
             File.Move(temp, target, overwrite: true);
             // rename(2) onto another link to the same file does nothing, leaving the temporary name behind.
             TryDelete(temp);

@@ -117,10 +117,7 @@ internal static class RecordsParts
         {
             var source = Path.Combine(liveRecords, shard.Name);
             var target = Path.Combine(output, shard.Name);
-            if (!HardLink.TryCreate(source, target))
-            {
-                File.Copy(source, target);
-            }
+            HardLink.CreateOrCopy(source, target);
         }
 
         var manifest = new JsonObject();

@@ -1,7 +1,6 @@
 using Pipeline.Core.Build;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
-using Pipeline.Core.Images;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
 using Pipeline.Training.Data;
@@ -26,7 +25,7 @@ internal static class EvaluateRunner
             throw new PipelineException($"evaluate.split is \"{split}\", but the records hold only {string.Join(", ", records.Splits)}", context.Dataset.DefinitionPath);
         }
 
-        var input = new InputSpec(card.Channels, card.InputSize, [.. card.Mean.Select(m => (float)m)], [.. card.Std.Select(s => (float)s)]);
+        var input = card.Input;
         var data = new RecordPipeline(records.ShardPaths(split), input,
             new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
         var metrics = Measure(card, Path.Combine(trainFolder, TrainedModel.WeightsName), labels.Count, data, run.Cancellation);

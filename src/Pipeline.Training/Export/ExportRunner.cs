@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
-using Pipeline.Core.Images;
 using Pipeline.Core.Labels;
 using Pipeline.Serving.Export;
 using Pipeline.Training.Models;
@@ -35,7 +34,7 @@ internal static class ExportRunner
         {
             throw new PipelineException("labels.txt changed since the model was trained; rebuild Train", DisplayPath.FromCurrentDirectory(stage.LabelsPath));
         }
-        var input = new InputSpec(trained.Channels, trained.InputSize, [.. trained.Mean.Select(m => (float)m)], [.. trained.Std.Select(s => (float)s)]);
+        var input = trained.Input;
         var weightsPath = Path.Combine(stage.TrainFolder, TrainedModel.WeightsName);
         var card = new ModelCard(context.Dataset.Name, trained.Architecture, trained.Classes, input, metrics, Lineage(context, weightsPath));
 

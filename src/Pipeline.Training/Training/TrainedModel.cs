@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 
 namespace Pipeline.Training.Training;
 
@@ -17,6 +18,9 @@ public sealed record TrainedModel(string Architecture, IReadOnlyList<string> Cla
 
     public static TrainedModel From(TrainParameters train, int channels, IReadOnlyList<string> classes, string lineage) =>
         new(train.Model, classes, channels, train.InputSize, train.Normalization.Mean, train.Normalization.Std, train.TrainSteps, lineage);
+
+    /// <summary>What the model reads, as the input pipeline and the serving path take it.</summary>
+    public InputSpec Input => new(Channels, InputSize, [.. Mean.Select(m => (float)m)], [.. Std.Select(s => (float)s)]);
 
     public JsonObject ToJson() => new()
     {
