@@ -1,6 +1,7 @@
-using Pipeline.Cli.Composition;
 using System.CommandLine;
+using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
 
 namespace Pipeline.Cli.Commands;
 
@@ -28,12 +29,14 @@ internal static class RunCommand
                 cancel.Cancel();
             };
             var part = Pipeline.Core.Records.RecordsPart.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
-            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine,
+            // Under MSBuild, the engine's warnings become MSBuild warnings, as its errors become MSBuild errors.
+            Action<string> log = MSBuildError.Requested ? line => Console.WriteLine(MSBuildError.Warning(line)) : Console.WriteLine;
+            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, log,
                 parse.GetValue(artifacts) is { } folder ? Path.GetFullPath(folder) : null, parse.GetValue(cache), part);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             if (part is not null && target != "records")
             {
-                throw new Pipeline.Core.Engine.PipelineException($"--shard-index and --shard-count split the Records stage among workers; build {target} on the machine that combines them");
+                throw new PipelineException($"--shard-index and --shard-count split the Records stage among workers; build {target} on the machine that combines them");
             }
             using var held = pipeline.Lock(Console.WriteLine);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.

@@ -32,6 +32,15 @@ public static partial class MSBuildError
             : $"{Path.GetFullPath(location[..separator])}: error PIPELINE: {location[(separator + 2)..]}: {error.Problem}";
     }
 
+    /// <summary>A log line that is a warning ("warning: …", as the engine writes them) in canonical form; other lines as they are.</summary>
+    public static string Warning(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        const string prefix = "warning: ";
+        var trimmed = line.TrimStart();
+        return trimmed.StartsWith(prefix, StringComparison.Ordinal) ? $"pipeline : warning PIPELINE: {trimmed[prefix.Length..]}" : line;
+    }
+
     [GeneratedRegex(@"^(.+):(\d+)$")]
     private static partial Regex FileAndLine();
 }

@@ -27,6 +27,13 @@ public sealed class MSBuildErrorTests
     }
 
     [Fact]
+    public void Warnings_become_msbuild_warnings_and_other_lines_stay_as_they_are()
+    {
+        Assert.Equal("pipeline : warning PIPELINE: run-cache entry x is damaged", MSBuildError.Warning("warning: run-cache entry x is damaged"));
+        Assert.Equal("  Train: fresh — up to date", MSBuildError.Warning("  Train: fresh — up to date"));
+    }
+
+    [Fact]
     public void A_relative_file_becomes_absolute_so_IDEs_can_open_it()
     {
         var formatted = MSBuildError.Format(new PipelineException("bad", "datasets/x/train.csv:3"));
