@@ -22,8 +22,6 @@ public sealed class RecordsStage : IStage
     /// </summary>
     private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 256);
 
-    /// <summary>No source image file is this large; refusing it early keeps a stray video or disk image out of memory.</summary>
-    private const long MaxImageFileBytes = 256L * 1024 * 1024;
 
     private readonly DatasetDefinition _dataset;
     private readonly IDatasetSource _source;
@@ -268,7 +266,7 @@ public sealed class RecordsStage : IStage
             EncodedImage image;
             if (example.Image is FileImageRef file)
             {
-                var length = ReadImage(file, example.Origin, out read);
+                var length = SourceImageFile.Read(file, example.Origin, _fetch, Buffers, out read);
                 image = encoder.EncodeFile(read.AsMemory(0, length), file.Location, example.Origin);
             }
             else if (example.Image is PixelImageRef pixels)
@@ -301,49 +299,5 @@ public sealed class RecordsStage : IStage
     }
 
     /// <summary>Reads an image file into a rented buffer (returned by the caller) and gives its length.</summary>
-    private int ReadImage(FileImageRef file, string origin, out byte[] buffer)
-    {
-        string path;
-        try
-        {
-            path = file.IsRemote ? _fetch(file.Location, origin) : file.Location;
-        }
-        catch (DownloadRefusedException e)
-        {
-            // The server says the image is not there: as bad an image as a missing local file.
-            throw new BadImageException(e.Problem, origin, e);
-        }
-        try
-        {
-            // ReadWrite: on Unix any narrower sharing costs an advisory lock (flock) per file, and nothing here relies on one.
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var length = RandomAccess.GetLength(handle);
-            if (length > MaxImageFileBytes)
-            {
-                throw new BadImageException($"image {file.Location} is {length:N0} bytes, more than any image we accept ({MaxImageFileBytes:N0})", origin);
-            }
-            buffer = Buffers.Rent((int)length);
-            var total = 0;
-            while (total < length)
-            {
-                var read = RandomAccess.Read(handle, buffer.AsSpan(total, (int)length - total), total);
-                if (read == 0)
-                {
-                    break;
-                }
-                total += read;
-            }
-            return total;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new BadImageException($"image {file.Location} not found", origin, e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadImageException($"image {file.Location} cannot be read: {e.Message}", origin, e);
-        }
-    }
-
     private sealed record Reject(string Origin, string Error);
 }

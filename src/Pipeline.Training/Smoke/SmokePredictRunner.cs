@@ -116,8 +116,9 @@ internal static class SmokePredictRunner
     /// <summary>Up to <paramref name="count"/> examples of the split, a fixed random sample, read from their sources.</summary>
     internal static IReadOnlyList<SampleImage> Sample(StageContext context, string split, int count, ModelCard card)
     {
+        var classIds = card.Classes.Select((label, id) => (label, id)).ToDictionary(c => c.label, c => c.id, StringComparer.Ordinal);
         var examples = context.Source.Examples(split)
-            .Where(e => card.Classes.Contains(e.Label)) // rows a fixed label list drops are not the model's to answer
+            .Where(e => classIds.ContainsKey(e.Label)) // rows a fixed label list drops are not the model's to answer
             .ToList();
         if (examples.Count == 0)
         {
@@ -145,11 +146,11 @@ internal static class SmokePredictRunner
                 {
                     // IDX holds raw pixels: the PNG the Records stage makes of them is the image file a user has.
                     PixelImageRef pixels => GrayPngWriter.Encode(pixels.Pixels.Span, pixels.Width, pixels.Height),
-                    FileImageRef file => Read(file, example.Origin, context),
+                    FileImageRef file => SourceImageFile.ReadAll(file, example.Origin, context.Downloads.Fetch),
                     _ => throw new NotSupportedException(example.Image.GetType().Name),
                 };
                 decoder.DecodePixels(bytes, example.Origin);
-                sample.Add(new SampleImage(example.Origin, IndexOf(card.Classes, example.Label), bytes));
+                sample.Add(new SampleImage(example.Origin, classIds[example.Label], bytes));
             }
             catch (BadImageException e) when (skipBad)
             {
@@ -162,22 +163,6 @@ internal static class SmokePredictRunner
             throw new PipelineException($"none of the {n} sampled images of the {split} split can be read", context.Dataset.DefinitionPath);
         }
         return sample;
-    }
-
-    private static byte[] Read(FileImageRef file, string origin, StageContext context)
-    {
-        try
-        {
-            return File.ReadAllBytes(file.IsRemote ? context.Downloads.Fetch(file.Location, origin) : file.Location);
-        }
-        catch (DownloadRefusedException e)
-        {
-            throw new BadImageException(e.Problem, origin, e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadImageException($"image {file.Location} cannot be read: {e.Message}", origin, e);
-        }
     }
 
     /// <summary>The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits.</summary>
@@ -199,18 +184,6 @@ internal static class SmokePredictRunner
         using var scope = NewDisposeScope();
         var images = torch.tensor(input, [sample.Count, card.Input.Channels, card.Input.Size, card.Input.Size]);
         return nn.functional.softmax(model.forward(images), 1).contiguous().data<float>().ToArray();
-    }
-
-    private static int IndexOf(IReadOnlyList<string> classes, string label)
-    {
-        for (var i = 0; i < classes.Count; i++)
-        {
-            if (classes[i] == label)
-            {
-                return i;
-            }
-        }
-        return -1;
     }
 
     private static IEnumerable<string> Table(IReadOnlyList<Check> checks)
