@@ -27,7 +27,7 @@ public sealed class IdxSource : IDatasetSource
     {
         var path = LabelsPath(split);
         var labels = ReadLabels(path);
-        for (var i = 0; i < labels.Count; i++)
+        foreach (var i in Selected(split, labels))
         {
             yield return (ClassName(labels.Data[i], path, i), $"{Path.GetFileName(path)}: item {i}");
         }
@@ -57,15 +57,42 @@ public sealed class IdxSource : IDatasetSource
         var imageFile = Path.GetFileName(imagesPath);
         // Named by split and index, not by the IDX file's name: that name is not an input of any stage,
         // so renaming the file must not change what the records hold.
-        var examples = new SourceExample[images.Count];
-        for (var i = 0; i < images.Count; i++)
+        var examples = new List<SourceExample>(images.Count);
+        foreach (var i in Selected(split, labels))
         {
             var label = ClassName(labels.Data[i], labelsPath, i);
             var pixels = new ReadOnlyMemory<byte>(images.Data, i * size, size);
-            examples[i] = new SourceExample(split, label, $"{imageFile}: image {i}",
-                new PixelImageRef($"{split}-{i:D5}.png", pixels, columns, rows));
+            examples.Add(new SourceExample(split, label, $"{imageFile}: image {i}",
+                new PixelImageRef($"{split}-{i:D5}.png", pixels, columns, rows)));
         }
         return examples;
+    }
+
+    /// <summary>
+    /// The items the split takes, in file order: all of them, or per class the first per_class after skip_per_class.
+    /// Items keep their index in the file (and so their names), so a subset that grows only adds images.
+    /// </summary>
+    private IEnumerable<int> Selected(string split, IdxFile labels)
+    {
+        var definition = _definition.Splits[split];
+        if (definition.PerClass is null && definition.SkipPerClass == 0)
+        {
+            for (var i = 0; i < labels.Count; i++)
+            {
+                yield return i;
+            }
+            yield break;
+        }
+        var take = definition.PerClass ?? int.MaxValue;
+        var seen = new int[256];
+        for (var i = 0; i < labels.Count; i++)
+        {
+            var n = seen[labels.Data[i]]++;
+            if (n >= definition.SkipPerClass && n - definition.SkipPerClass < take)
+            {
+                yield return i;
+            }
+        }
     }
 
     private string LabelsPath(string split) => _dataset.Resolve(_definition.Splits[split].Labels);

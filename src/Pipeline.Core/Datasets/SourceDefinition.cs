@@ -24,6 +24,15 @@ public sealed record IdxSplit
     public required string Images { get; init; }
 
     public required string Labels { get; init; }
+
+    /// <summary>
+    /// Take at most this many images of each class, the first in file order (after <see cref="SkipPerClass"/>): a
+    /// few-shot subset that grows without moving the images it already holds. Null takes them all.
+    /// </summary>
+    public int? PerClass { get; init; }
+
+    /// <summary>Pass over the first this-many images of each class before taking any: two splits cut from one file stay apart.</summary>
+    public int SkipPerClass { get; init; }
 }
 
 /// <summary>The reference lab's manifests: one "image,label" CSV per split.</summary>

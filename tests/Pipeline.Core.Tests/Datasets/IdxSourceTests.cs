@@ -162,6 +162,33 @@ public sealed class IdxSourceTests : IDisposable
         Assert.Contains("expected a labels file (one dimension), found 2 dimensions", error.Message);
     }
 
+    [Fact]
+    public void Per_class_subsets_take_the_first_images_of_each_class_after_the_skipped_ones_and_keep_their_names()
+    {
+        // Labels 2 0 1 2 0 1 2 0 1 2: class 2 at items 0, 3, 6, 9; class 0 at 1, 4, 7; class 1 at 2, 5, 8.
+        byte[] labels = [2, 0, 1, 2, 0, 1, 2, 0, 1, 2];
+        WriteSplit("x", labels, [.. Enumerable.Range(0, labels.Length * Rows * Columns).Select(i => (byte)i)]);
+        var source = new IdxSource(Dataset(), new IdxSourceDefinition
+        {
+            Splits = new Dictionary<string, IdxSplit>
+            {
+                ["train"] = new() { Images = "x-images-idx3-ubyte", Labels = "x-labels-idx1-ubyte", PerClass = 2 },
+                ["validation"] = new() { Images = "x-images-idx3-ubyte", Labels = "x-labels-idx1-ubyte", PerClass = 1, SkipPerClass = 2 },
+            },
+            ClassNames = ClassNames,
+        });
+
+        var train = source.Examples("train");
+        var validation = source.Examples("validation");
+
+        Assert.Equal(["train-00000.png", "train-00001.png", "train-00002.png", "train-00003.png", "train-00004.png", "train-00005.png"],
+            train.Select(e => e.Image.FileName));
+        Assert.Equal(["validation-00006.png", "validation-00007.png", "validation-00008.png"], validation.Select(e => e.Image.FileName));
+        Assert.Equal(["two", "zero", "one"], validation.Select(e => e.Label));
+        Assert.Equal(train.Select(e => e.Label), source.Labels("train").Select(l => l.Label));
+        Assert.Equal("x-labels-idx1-ubyte: item 8", source.Labels("validation").Last().Origin);
+    }
+
     private void WriteSplit(string stem, byte[] labels, byte[] pixels)
     {
         _dir.WriteBytes($"{stem}-images-idx3-ubyte", Idx([pixels.Length / (Rows * Columns), Rows, Columns], pixels));
