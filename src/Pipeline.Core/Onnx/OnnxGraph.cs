@@ -73,6 +73,111 @@ public sealed class OnnxGraph
         return output;
     }
 
+    /// <summary>
+    /// Copies another model's graph in: its nodes and weights, every name prefixed, its inputs bound to values of this
+    /// graph. Operators written for an older opset (7 and later) are carried to <see cref="Opset"/> where their meaning
+    /// is unchanged, and rewritten where only their form changed (Split's sizes became an input; BatchNormalization lost
+    /// "spatial"). Returns the prefixed names of the model's outputs, in order.
+    /// </summary>
+    /// <param name="inputs">For each of the model's inputs that is not a weight, the value of this graph that feeds it.</param>
+    /// <exception cref="NotSupportedException">An operator this method does not know to carry over, or a graph-valued attribute.</exception>
+    public IReadOnlyList<string> Append(ModelProto model, string prefix, IReadOnlyDictionary<string, string> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
+        if (opset is < 7 or > Opset || model.OpsetImport.Any(o => o.Domain is not ("" or "ai.onnx")))
+        {
+            throw new NotSupportedException($"the graph uses opset {opset}{(model.OpsetImport.Any(o => o.Domain is not ("" or "ai.onnx")) ? " and custom domains" : "")}; only ONNX opsets 7 to {Opset} can be carried over");
+        }
+        var graph = model.Graph;
+        var weights = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal) { [""] = "" }; // "" is an omitted optional input
+        foreach (var input in graph.Input.Where(i => !weights.Contains(i.Name)))
+        {
+            names[input.Name] = inputs.TryGetValue(input.Name, out var bound)
+                ? bound
+                : throw new ArgumentException($"the graph's input \"{input.Name}\" is not bound to a value", nameof(inputs));
+        }
+        string Rename(string name)
+        {
+            if (!names.TryGetValue(name, out var renamed))
+            {
+                renamed = prefix + name;
+                Claim(renamed);
+                names[name] = renamed;
+            }
+            return renamed;
+        }
+        foreach (var weight in graph.Initializer)
+        {
+            var copy = weight.Clone();
+            copy.Name = Rename(weight.Name);
+            _graph.Initializer.Add(copy);
+        }
+        foreach (var node in graph.Node)
+        {
+            if (node.Attribute.Any(a => a.G is not null || a.Graphs.Count > 0))
+            {
+                throw new NotSupportedException($"node {node.Name} ({node.OpType}) holds a subgraph; graphs with control flow cannot be carried over");
+            }
+            var copy = new NodeProto { OpType = node.OpType, Name = prefix + (node.Name.Length > 0 ? node.Name : $"{node.OpType}_{_nodes}"), Domain = node.Domain };
+            _nodes++;
+            copy.Input.AddRange(node.Input.Select(i => names.TryGetValue(i, out var known) ? known
+                : throw new InvalidDataException($"node {node.Name} reads \"{i}\", which no earlier node, weight or input provides")));
+            copy.Attribute.AddRange(node.Attribute.Select(a => a.Clone()));
+            if (opset < Opset)
+            {
+                Upgrade(copy, node.Name, opset);
+            }
+            copy.Output.AddRange(node.Output.Select(o => o.Length == 0 ? "" : Rename(o)));
+            _graph.Node.Add(copy);
+        }
+        return [.. graph.Output.Select(o => names.TryGetValue(o.Name, out var renamed) ? renamed
+            : throw new InvalidDataException($"the graph's output \"{o.Name}\" is produced by no node"))];
+    }
+
+    /// <summary>Operators whose meaning is the same from opset 7 to <see cref="Opset"/> (later versions only added types or optional attributes with the old default).</summary>
+    private static readonly HashSet<string> Unchanged = new(StringComparer.Ordinal)
+    {
+        "Add", "Sub", "Mul", "Div", "Relu", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Flatten", "Gemm", "Sum",
+    };
+
+    private void Upgrade(NodeProto node, string name, long opset)
+    {
+        switch (node.OpType)
+        {
+            case var op when Unchanged.Contains(op):
+                return;
+            case "BatchNormalization":
+                // Opset 9 dropped "spatial" (1, per channel, is what remains) and is_test (inference is the default).
+                if (node.Attribute.FirstOrDefault(a => a.Name == "spatial") is { } spatial && spatial.I != 1)
+                {
+                    throw new NotSupportedException($"node {name}: BatchNormalization with spatial = {spatial.I} has no form in opset {Opset}");
+                }
+                Remove(node, "spatial", "is_test", "consumed_inputs");
+                return;
+            case "Split" when opset < 13:
+                // Opset 13 moved the sizes from an attribute to an input.
+                if (node.Attribute.FirstOrDefault(a => a.Name == "split") is { } sizes)
+                {
+                    node.Input.Add(Int64s(node.Name + "/split", [.. sizes.Ints]));
+                    Remove(node, "split");
+                }
+                return;
+            default:
+                throw new NotSupportedException($"node {name}: {node.OpType} from opset {opset} is not known to mean the same in opset {Opset}");
+        }
+    }
+
+    private static void Remove(NodeProto node, params string[] attributes)
+    {
+        foreach (var attribute in node.Attribute.Where(a => attributes.Contains(a.Name)).ToList())
+        {
+            node.Attribute.Remove(attribute);
+        }
+    }
+
     /// <summary>The finished model. Metadata pairs are written in the order given.</summary>
     public ModelProto ToModel(string producer, string producerVersion, IEnumerable<KeyValuePair<string, string>>? metadata = null)
     {

@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using Microsoft.ML.OnnxRuntime;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
+using Pipeline.Core.Onnx;
+using Pipeline.Core.Onnx.Proto;
 
 namespace Pipeline.Training.Transfer;
 
@@ -10,8 +12,13 @@ namespace Pipeline.Training.Transfer;
 /// Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1 (MIT): ResNetPreprocess.onnx (RGB to BGR, mean-image
 /// subtraction on 0..255 pixels) then ResNet18.onnx up to its 512-value average pool, the "bottleneck". Restore
 /// brings the package (a PackageDownload of Pipeline.Training); this class finds it in the NuGet packages folder and
-/// refuses files whose SHA-256 is not the one pinned here. Run by ONNX Runtime; thread-safe.
+/// refuses files whose SHA-256 is not the one pinned here.
 /// </summary>
+/// <remarks>
+/// The two files are joined into one graph with <see cref="OnnxGraph.Append"/>, carried to our opset, with the batch
+/// left free: the bottlenecks are computed by exactly the graph an export then ends with a head. Run by ONNX Runtime;
+/// thread-safe.
+/// </remarks>
 public sealed class ImageNetResNet18 : IDisposable
 {
     public const string PackageId = "microsoft.ml.dnnimagefeaturizer.resnet18";
@@ -23,14 +30,15 @@ public sealed class ImageNetResNet18 : IDisposable
     private const string BackboneFile = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
     private const string PreprocessSha256 = "84bf8def78d0befaa3f6e73745d57d7016c6a192ead76f79686bd438c1047004";
     private const string BackboneSha256 = "e2552f19db2dfdb01b3669537b6a0f1b44da38d18279535492ed5dfc2ef1ff8f";
+    private const string InputName = "image";
+    private const string OutputName = "bottleneck";
 
-    private readonly InferenceSession _preprocess;
-    private readonly InferenceSession _backbone;
+    private readonly InferenceSession _session;
 
-    private ImageNetResNet18(InferenceSession preprocess, InferenceSession backbone)
+    private ImageNetResNet18(InferenceSession session, string folder)
     {
-        _preprocess = preprocess;
-        _backbone = backbone;
+        _session = session;
+        Folder = folder;
     }
 
     /// <summary>What the backbone reads: RGB 224×224, values 0..255 (mean 0, std 1/255 in our normalization's terms).</summary>
@@ -45,38 +53,87 @@ public sealed class ImageNetResNet18 : IDisposable
             ? folder
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
+    /// <summary>The package's folder the model was read from.</summary>
+    public string Folder { get; }
+
     /// <param name="packagesFolder">Where to look instead of <see cref="PackagesFolder"/>.</param>
-    /// <param name="threads">ONNX Runtime threads per run; 0 lets it choose.</param>
+    /// <param name="threads">ONNX Runtime threads per run; 0 lets it choose (one per core).</param>
     /// <exception cref="PipelineException">The package is not restored, or a file is not the one pinned.</exception>
     public static ImageNetResNet18 Open(string? packagesFolder = null, int threads = 0)
     {
-        var root = Path.Combine(packagesFolder ?? PackagesFolder, PackageId, PackageVersion);
-        var preprocess = Checked(Path.Combine(root, PreprocessFile), PreprocessSha256);
-        var backbone = Checked(Path.Combine(root, BackboneFile), BackboneSha256);
+        var root = PackageFolder(packagesFolder);
+        var graph = new OnnxGraph("imagenet-resnet18");
+        var input = graph.Input(InputName, "batch", 3, Size, Size);
+        graph.Output(AppendTo(graph, input, OutputName, packagesFolder), "batch", BottleneckSize);
+        var model = graph.ToModel("pipeline", "imagenet-resnet18");
         using var options = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        return new ImageNetResNet18(new InferenceSession(preprocess, options), new InferenceSession(backbone, options));
+        return new ImageNetResNet18(new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options), root);
+    }
+
+    /// <summary>
+    /// Appends preprocessing and the backbone to <paramref name="graph"/>, reading <paramref name="input"/> [batch, 3,
+    /// 224, 224] (RGB, 0..255), and writes the bottleneck [batch, 512] as <paramref name="output"/>.
+    /// </summary>
+    /// <exception cref="PipelineException">The package is not restored, a file is not the one pinned, or it is not the graph expected.</exception>
+    public static string AppendTo(OnnxGraph graph, string input, string output, string? packagesFolder = null)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var root = PackageFolder(packagesFolder);
+        var preprocessPath = Checked(Path.Combine(root, PreprocessFile), PreprocessSha256);
+        var backbonePath = Checked(Path.Combine(root, BackboneFile), BackboneSha256);
+        var preprocessed = Append(graph, preprocessPath, "preprocess/", input, "OriginalInput", "PreprocessedInput");
+        var pooled = Append(graph, backbonePath, "resnet18/", preprocessed, "Input247", "Pooling395_Output_0");
+        return graph.Node("Flatten", [pooled], output, OnnxGraph.Int("axis", 1));
     }
 
     /// <summary>The 512 bottleneck values of one image: 3 × 224 × 224 floats, RGB planes, values 0..255.</summary>
-    public float[] Bottleneck(float[] image)
+    public float[] Bottleneck(float[] image) => Bottlenecks(image, 1);
+
+    /// <summary>The bottlenecks of <paramref name="count"/> images laid one after another: 512 values each.</summary>
+    public float[] Bottlenecks(float[] images, int count)
     {
-        ArgumentNullException.ThrowIfNull(image);
-        if (image.Length != Input.ValuesPerImage)
+        ArgumentNullException.ThrowIfNull(images);
+        if (count < 1 || images.Length != count * Input.ValuesPerImage)
         {
-            throw new ArgumentException($"{image.Length} values; the backbone reads {Input.ValuesPerImage} (3 × {Size} × {Size})", nameof(image));
+            throw new ArgumentException($"{images.Length} values for {count} image(s); the backbone reads {Input.ValuesPerImage} (3 × {Size} × {Size}) each", nameof(images));
         }
-        long[] shape = [1, 3, Size, Size];
+        long[] shape = [count, 3, Size, Size];
         using var runOptions = new RunOptions();
-        using var input = OrtValue.CreateTensorValueFromMemory(image, shape);
-        using var prepared = _preprocess.Run(runOptions, ["OriginalInput"], [input], ["PreprocessedInput"]);
-        using var features = _backbone.Run(runOptions, ["Input247"], [prepared[0]], ["Pooling395_Output_0"]);
+        using var input = OrtValue.CreateTensorValueFromMemory(images, shape);
+        using var features = _session.Run(runOptions, [InputName], [input], [OutputName]);
         return features[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    public void Dispose()
+    public void Dispose() => _session.Dispose();
+
+    private static string PackageFolder(string? packagesFolder) => Path.Combine(packagesFolder ?? PackagesFolder, PackageId, PackageVersion);
+
+    /// <summary>Appends one of the package's graphs, bound to <paramref name="from"/>, and returns its one output.</summary>
+    private static string Append(OnnxGraph graph, string path, string prefix, string from, string expectedInput, string expectedOutput)
     {
-        _preprocess.Dispose();
-        _backbone.Dispose();
+        ModelProto model;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            model = ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new PipelineException($"not an ONNX model ({e.Message})", path, e);
+        }
+        var outputs = model.Graph?.Output.Select(o => o.Name).ToList() ?? [];
+        if (outputs.Count != 1 || outputs[0] != expectedOutput)
+        {
+            throw new PipelineException($"the graph answers [{string.Join(", ", outputs)}], not the one output {expectedOutput} this pipeline reads", path);
+        }
+        try
+        {
+            return graph.Append(model, prefix, new Dictionary<string, string> { [expectedInput] = from })[0];
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidDataException)
+        {
+            throw new PipelineException($"cannot be joined into the model: {e.Message}", path, e);
+        }
     }
 
     private static string Checked(string path, string expected)

@@ -51,6 +51,21 @@ public sealed class ImageNetResNet18Tests
     }
 
     [Fact]
+    public void A_batch_gives_each_image_the_bottleneck_it_has_alone_bit_for_bit()
+    {
+        // The cache stores bottlenecks computed in batches of whatever images were missing: a value must not depend on its batch.
+        using var backbone = ImageNetResNet18.Open(threads: 2);
+        var first = Gradient();
+        var second = first.Reverse().ToArray();
+
+        var batch = backbone.Bottlenecks([.. first, .. second], 2);
+
+        Assert.Equal(backbone.Bottleneck(first), batch[..ImageNetResNet18.BottleneckSize]);
+        Assert.Equal(backbone.Bottleneck(second), batch[ImageNetResNet18.BottleneckSize..]);
+        Assert.NotEqual(batch[..ImageNetResNet18.BottleneckSize], batch[ImageNetResNet18.BottleneckSize..]);
+    }
+
+    [Fact]
     public void An_altered_model_file_is_refused_naming_it_and_both_hashes()
     {
         using var dir = new TempDirectory();
