@@ -17,7 +17,7 @@ $usage = @'
 Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
                   [--shard-index=I --shard-count=N]
 
-  --target=NAME      Labels, Records, Train, Evaluate, Export, SmokePredict (default: the whole chain),
+  --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
                      Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)

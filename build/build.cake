@@ -20,7 +20,7 @@ var root = MakeAbsolute(Directory("..")).FullPath;
 // Work from the repository root, as the pipeline command does, so messages show paths relative to it.
 Context.Environment.WorkingDirectory = root;
 
-string[] stages = ["Labels", "Records", "Train", "Evaluate", "Export", "SmokePredict"];
+string[] stages = ["Labels", "Records", "Bottlenecks", "Train", "Evaluate", "Export", "SmokePredict"];
 string[] others = ["Release", "Status", "Test", "Clean"];
 if (!stages.Concat(others).Contains(target, StringComparer.OrdinalIgnoreCase))
 {
@@ -51,6 +51,12 @@ void StageTask(string name, string dependsOn)
         return;
     }
     var stage = name.ToLowerInvariant();
+    if (!Pipeline().Has(stage))
+    {
+        // Only a dataset with a "transfer" section computes bottlenecks; the others train from the records.
+        task.WithCriteria(false, $"{Pipeline().Dataset.Name} does not transfer from a trained network (no \"transfer\" section)");
+        return;
+    }
     var forced = force && name == target;
     task.WithCriteria(() => Pipeline().NeedsRun(stage, forced, message => Information(message)), Pipeline().SkipReason(stage))
         .Does(() =>
@@ -81,7 +87,8 @@ void StageTask(string name, string dependsOn)
 
 StageTask("Labels", null);
 StageTask("Records", "Labels");
-StageTask("Train", "Records");
+StageTask("Bottlenecks", "Records");
+StageTask("Train", "Bottlenecks");
 StageTask("Evaluate", "Train");
 StageTask("Export", "Evaluate");
 StageTask("SmokePredict", "Export");

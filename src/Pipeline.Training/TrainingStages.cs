@@ -8,6 +8,7 @@ public static class TrainingStages
 {
     public static readonly IReadOnlyList<StageFactory> All =
     [
+        context => context.Dataset.Transfer is null ? null : new Transfer.BottlenecksStage(context),
         context => new TrainStage(context),
         context => new Evaluation.EvaluateStage(context),
         context => new Export.ExportStage(context),

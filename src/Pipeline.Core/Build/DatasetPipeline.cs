@@ -49,7 +49,7 @@ public sealed class DatasetPipeline
         [
             new LabelsStage(definition, source),
             new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch, part),
-            .. (laterStages ?? []).Select(create => create(context)),
+            .. (laterStages ?? []).Select(create => create(context)).OfType<IStage>(),
         ];
         return new DatasetPipeline(definition, artifacts, engine, stages);
     }
@@ -59,7 +59,23 @@ public sealed class DatasetPipeline
         ?? throw new PipelineException($"no stage named \"{name}\"; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
 
     /// <summary>Status of every stage, in build order.</summary>
-    public IReadOnlyList<StageStatus> Status() => Stages.Select(s => Engine.Check(s)).ToList();
+    public IReadOnlyList<StageStatus> Status() => Stages.Select(s => WithPendingWork(s, Engine.Check(s))).ToList();
+
+    /// <summary>Whether this dataset's chain has the stage (Bottlenecks only where the dataset transfers).</summary>
+    public bool Has(string stage) => Stages.Any(s => s.Name.Equals(stage, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>A stale stage's verdict with what is left to do, where the stage can say (see <see cref="IDescribesPendingWork"/>).</summary>
+    private static StageStatus WithPendingWork(IStage stage, StageStatus status)
+    {
+        if (status.IsFresh || stage is not IDescribesPendingWork describes || describes.PendingWork() is not { } pending)
+        {
+            return status;
+        }
+        // Ahead of any long tail of reasons, which the one-line summary cuts.
+        var reasons = status.Reasons.ToList();
+        reasons.Insert(Math.Min(2, reasons.Count), pending);
+        return status with { Reasons = reasons };
+    }
 
     /// <summary>Stages up to and including <paramref name="target"/>, in build order.</summary>
     public IReadOnlyList<IStage> Chain(string target)
@@ -82,7 +98,7 @@ public sealed class DatasetPipeline
     /// <summary>Checks the stage now, says in one line whether it runs and why, and returns whether it must run.</summary>
     public bool NeedsRun(string stage, bool force, Action<string> say)
     {
-        var status = Engine.Check(Stage(stage), force);
+        var status = WithPendingWork(Stage(stage), Engine.Check(Stage(stage), force));
         say(Describe(status));
         return !status.IsFresh;
     }

@@ -15,6 +15,9 @@ public sealed record DatasetDefinition
 
     public TrainParameters Train { get; init; } = new();
 
+    /// <summary>Present when the model is a frozen backbone plus a head trained on its bottlenecks; then "train" is not used.</summary>
+    public TransferParameters? Transfer { get; init; }
+
     public EvaluateParameters Evaluate { get; init; } = new();
 
     public ExportParameters Export { get; init; } = new();

@@ -85,6 +85,10 @@ public static class DatasetLoader
         }
 
         Validate(definition, path);
+        if (definition.Transfer is not null && root is JsonObject top && top.ContainsKey("train"))
+        {
+            throw new PipelineException("has both \"train\" and \"transfer\": a transfer dataset trains only its head, with the transfer section's parameters; remove \"train\"", path);
+        }
         return definition with { Directory = Path.GetDirectoryName(Path.GetFullPath(path))!, DefinitionPath = Path.GetFullPath(path) };
     }
 
@@ -121,6 +125,21 @@ public static class DatasetLoader
         {
             throw new PipelineException("smoke.accuracy_tolerance and smoke.max_probability_difference are fractions from 0 to 1", path);
         }
+        if (d.Transfer is { } transfer)
+        {
+            if (transfer.From != TransferBackbones.ImageNetResNet18)
+            {
+                throw new PipelineException($"transfer.from is \"{transfer.From}\"; the backbones to transfer from: {TransferBackbones.ImageNetResNet18}", path);
+            }
+            if (transfer.TrainSteps < 1 || transfer.BatchSize < 1 || transfer.StepsPerEval < 1)
+            {
+                throw new PipelineException("transfer.train_steps, transfer.batch_size and transfer.steps_per_eval must be at least 1", path);
+            }
+            if (transfer.LearningRate <= 0 || !double.IsFinite(transfer.LearningRate))
+            {
+                throw new PipelineException($"transfer.learning_rate is {transfer.LearningRate}; it must be positive", path);
+            }
+        }
         var splits = DeclaredSplits(d.Source);
         foreach (var (split, shards) in d.Records.Shards)
         {
@@ -136,6 +155,14 @@ public static class DatasetLoader
         if (d.Source is IdxSourceDefinition idx)
         {
             CheckLabelList(idx.ClassNames, "source.class_names", path);
+            foreach (var (split, subset) in idx.Splits)
+            {
+                if (subset.PerClass is < 1 || subset.SkipPerClass < 0)
+                {
+                    throw new PipelineException(
+                        $"source.splits.{split}: per_class is {subset.PerClass?.ToString() ?? "null"} and skip_per_class {subset.SkipPerClass}; take at least one image per class and skip none or more", path);
+                }
+            }
         }
         if (d.Labels.Fixed is { } fixedLabels)
         {

@@ -130,7 +130,11 @@ public sealed record ModelCard(
     /// <summary>The double a float was written as in dataset.json (0.286, not 0.28600001335144043).</summary>
     private static double Shortest(float value) => double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
-    private static string WeightsLayout(string architecture) => architecture.StartsWith("resnet", StringComparison.Ordinal)
-        ? $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))"
-        : "the state_dict of this pipeline's cnn (conv1, bn1, conv2, bn2, fc1, fc2)";
+    private static string WeightsLayout(string architecture) => architecture switch
+    {
+        _ when architecture.StartsWith("resnet", StringComparison.Ordinal) => $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))",
+        "imagenet-resnet18+linear" => "the trained head only: the state_dict of torch.nn.Linear(512, len(classes)) over the 512-value bottleneck of the "
+            + "ImageNet ResNet-18 in the NuGet package microsoft.ml.dnnimagefeaturizer.resnet18 0.23.1; model.onnx holds the whole model",
+        _ => "the state_dict of this pipeline's cnn (conv1, bn1, conv2, bn2, fc1, fc2)",
+    };
 }

@@ -100,7 +100,8 @@ internal sealed class ExampleDecoder
     /// <summary>The pixels the last load left: Size × Size × (1 or 3) bytes, HWC.</summary>
     internal ReadOnlySpan<byte> Pixels => _pixels;
 
-    private static (ReadOnlyMemory<byte> Encoded, long Label) Parse(RawRecord record, string shardPath)
+    /// <summary>The image bytes and 1-based label of a record, or an error naming the shard and byte offset.</summary>
+    internal static (ReadOnlyMemory<byte> Encoded, long Label) Parse(RawRecord record, string shardPath)
     {
         Example example;
         try

@@ -14,7 +14,7 @@ namespace Pipeline.Training.Evaluation;
 /// <summary>The body of the Evaluate stage, apart from <see cref="EvaluateStage"/> so only running it loads TorchSharp.</summary>
 internal static class EvaluateRunner
 {
-    public static void Run(StageContext context, StageRun run, string trainFolder, string recordsFolder)
+    public static void Run(StageContext context, StageRun run, string trainFolder, string recordsFolder, string bottlenecksFolder)
     {
         var card = TrainedModel.Read(trainFolder);
         var labels = LabelSet.Read(Path.Combine(context.ArtifactsDirectory, LabelsStage.Output));
@@ -25,10 +25,19 @@ internal static class EvaluateRunner
             throw new PipelineException($"evaluate.split is \"{split}\", but the records hold only {string.Join(", ", records.Splits)}", context.Dataset.DefinitionPath);
         }
 
-        var input = card.Input;
-        var data = new RecordPipeline(records.ShardPaths(split), input,
-            new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
-        var metrics = Measure(card, Path.Combine(trainFolder, TrainedModel.WeightsName), labels.Count, data, run.Cancellation);
+        var weights = Path.Combine(trainFolder, TrainedModel.WeightsName);
+        ClassificationMetrics metrics;
+        if (Transfer.TransferHead.IsTransfer(card.Architecture))
+        {
+            // The backbone is frozen and its bottlenecks cached: measuring the head on them is measuring the model.
+            metrics = MeasureHead(weights, labels.Count, Transfer.HeadTrainer.ReadSplit(bottlenecksFolder, split, labels));
+        }
+        else
+        {
+            var data = new RecordPipeline(records.ShardPaths(split), card.Input,
+                new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
+            metrics = Measure(card, weights, labels.Count, data, run.Cancellation);
+        }
 
         var folder = run.PathOf(EvaluateStage.Output);
         Directory.CreateDirectory(folder);
@@ -52,6 +61,20 @@ internal static class EvaluateRunner
         {
             run.Log($"  {line}");
         }
+    }
+
+    /// <summary>A transferred model's head over every bottleneck of the split.</summary>
+    public static ClassificationMetrics MeasureHead(string weights, int classes, Transfer.BottleneckSet set)
+    {
+        using var head = Transfer.TransferHead.Load(weights, set.Dimension, classes);
+        var accumulator = new ClassificationMetricsAccumulator(classes);
+        using (var noGrad = torch.no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            var logits = head.forward(torch.tensor(set.Values, [set.Count, set.Dimension])).contiguous().data<float>().ToArray();
+            accumulator.Add(logits, set.Labels.Select(l => (long)l).ToArray());
+        }
+        return accumulator.Compute();
     }
 
     /// <summary>Runs the saved model over every example of the split and accumulates its predictions.</summary>

@@ -39,7 +39,9 @@ public sealed class EvaluateStage : IStage
             StageInput.File($"{TrainStage.Output}/{TrainedModel.CardName}", Path.Combine(TrainFolder, TrainedModel.CardName)),
             StageInput.File($"{TrainStage.Output}/{TrainedModel.HistoryName}", Path.Combine(TrainFolder, TrainedModel.HistoryName)),
         };
-        inputs.AddRange(TrainStage.RecordInputs(RecordsFolder));
+        inputs.AddRange(_context.Dataset.Transfer is null
+            ? TrainStage.RecordInputs(RecordsFolder)
+            : TrainStage.BottleneckInputs(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output)));
         return new StageDeclaration(
             inputs,
             new JsonObject
@@ -51,5 +53,6 @@ public sealed class EvaluateStage : IStage
             [Output]);
     }
 
-    public void Run(StageRun run) => EvaluateRunner.Run(_context, run, TrainFolder, RecordsFolder);
+    public void Run(StageRun run) => EvaluateRunner.Run(_context, run, TrainFolder, RecordsFolder,
+        Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output));
 }

@@ -43,19 +43,25 @@ internal static class ExportRunner
             [ModelCard.FileName] = System.Text.Encoding.UTF8.GetBytes(CanonicalJson.Serialize(card.ToJson(), indented: true) + "\n"),
             [ModelCard.LabelsFile] = System.Text.Encoding.UTF8.GetBytes(labels.ToText()),
         };
-        var architecture = new Core.Datasets.TrainParameters { Model = trained.Architecture, Channels = trained.Channels, InputSize = trained.InputSize };
-        using (var model = ModelFactory.Create(architecture, labels.Count))
+        var safetensors = Path.Combine(run.OutputRoot, "weights.tmp");
+        if (Transfer.TransferHead.IsTransfer(trained.Architecture))
         {
+            using var head = Transfer.TransferHead.Load(weightsPath, Transfer.ImageNetResNet18.BottleneckSize, labels.Count);
+            files[ModelCard.OnnxFile] = Transfer.TransferExporter.Export(head, labels.Count, Metadata(card)).ToByteArray();
+            head.save_safetensors(safetensors);
+        }
+        else
+        {
+            var architecture = new Core.Datasets.TrainParameters { Model = trained.Architecture, Channels = trained.Channels, InputSize = trained.InputSize };
+            using var model = ModelFactory.Create(architecture, labels.Count);
             model.load(weightsPath);
             model.eval();
-            var state = model.state_dict();
-            var onnx = OnnxExporter.Export(trained.Architecture, state, input, labels.Count, Metadata(card));
+            var onnx = OnnxExporter.Export(trained.Architecture, model.state_dict(), input, labels.Count, Metadata(card));
             files[ModelCard.OnnxFile] = onnx.ToByteArray();
-            var safetensors = Path.Combine(run.OutputRoot, "weights.tmp");
             model.save_safetensors(safetensors);
-            files[ModelCard.WeightsFile] = File.ReadAllBytes(safetensors);
-            File.Delete(safetensors);
         }
+        files[ModelCard.WeightsFile] = File.ReadAllBytes(safetensors);
+        File.Delete(safetensors);
 
         var live = Path.Combine(context.ArtifactsDirectory, ExportStage.Output);
         var output = run.PathOf(ExportStage.Output);
@@ -126,7 +132,7 @@ internal static class ExportRunner
     {
         var lockFile = LockFile.Load(Path.Combine(context.ArtifactsDirectory, LockFile.FileName));
         var lineage = new JsonObject();
-        foreach (var stage in new[] { "labels", "records", "train", "evaluate" })
+        foreach (var stage in new[] { "labels", "records", "bottlenecks", "train", "evaluate" })
         {
             if (lockFile.Find(stage) is { } entry)
             {

@@ -165,10 +165,17 @@ internal static class SmokePredictRunner
         return sample;
     }
 
-    /// <summary>The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits.</summary>
+    /// <summary>
+    /// The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits. For a
+    /// transferred model, the way it was trained: each image's bottleneck from the backbone alone, then the head.
+    /// </summary>
     private static float[] TorchSharpProbabilities(ExportedModel exported, IReadOnlyList<SampleImage> sample)
     {
         var card = exported.Card;
+        if (Transfer.TransferHead.IsTransfer(card.Architecture))
+        {
+            return TransferProbabilities(exported, sample);
+        }
         var architecture = new TrainParameters { Model = card.Architecture, Channels = card.Input.Channels, InputSize = card.Input.Size };
         using var model = ModelFactory.Create(architecture, card.Classes.Count);
         model.load_safetensors(exported.WeightsPath);
@@ -184,6 +191,29 @@ internal static class SmokePredictRunner
         using var scope = NewDisposeScope();
         var images = torch.tensor(input, [sample.Count, card.Input.Channels, card.Input.Size, card.Input.Size]);
         return nn.functional.softmax(model.forward(images), 1).contiguous().data<float>().ToArray();
+    }
+
+    private static float[] TransferProbabilities(ExportedModel exported, IReadOnlyList<SampleImage> sample)
+    {
+        var card = exported.Card;
+        using var backbone = Transfer.ImageNetResNet18.Open();
+        using var head = nn.Linear(Transfer.ImageNetResNet18.BottleneckSize, card.Classes.Count);
+        head.load_safetensors(exported.WeightsPath);
+        head.eval();
+        var decoder = new InputImageDecoder(card.Input);
+        var perImage = card.Input.ValuesPerImage;
+        var probabilities = new List<float>(sample.Count * card.Classes.Count);
+        for (var start = 0; start < sample.Count; start += Batch)
+        {
+            var count = Math.Min(Batch, sample.Count - start);
+            var input = new float[count * perImage];
+            for (var k = 0; k < count; k++)
+            {
+                decoder.Decode(sample[start + k].Bytes, input.AsSpan(k * perImage, perImage), sample[start + k].Origin);
+            }
+            probabilities.AddRange(Transfer.TransferHead.Probabilities(head, backbone.Bottlenecks(input, count), count));
+        }
+        return [.. probabilities];
     }
 
     private static IEnumerable<string> Table(IReadOnlyList<Check> checks)

@@ -33,8 +33,18 @@ public sealed class TrainStage : IStage
 
     private string LabelsPath => Path.Combine(_context.ArtifactsDirectory, LabelsStage.Output);
 
+    private string BottlenecksFolder => Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output);
+
     public StageDeclaration Declare()
     {
+        if (_context.Dataset.Transfer is { } transfer)
+        {
+            // A transfer dataset trains its head on the bottlenecks, never touching the records.
+            return new StageDeclaration(
+                [StageInput.File("labels.txt", LabelsPath), .. BottleneckInputs(BottlenecksFolder)],
+                new JsonObject { ["transfer"] = JsonSerializer.SerializeToNode(transfer, DatasetLoader.Options) },
+                [Output]);
+        }
         var inputs = new List<StageInput> { StageInput.File("labels.txt", LabelsPath) };
         inputs.AddRange(RecordInputs(RecordsFolder));
         return new StageDeclaration(
@@ -62,5 +72,30 @@ public sealed class TrainStage : IStage
         }
     }
 
-    public void Run(StageRun run) => TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
+    /// <summary>The Bottlenecks stage's manifest and every split's file it lists; just the manifest while it has not been built.</summary>
+    internal static IEnumerable<StageInput> BottleneckInputs(string folder)
+    {
+        var manifest = Path.Combine(folder, Transfer.BottlenecksStage.ManifestName);
+        yield return StageInput.File($"{Transfer.BottlenecksStage.Output}/{Transfer.BottlenecksStage.ManifestName}", manifest);
+        if (!File.Exists(manifest))
+        {
+            yield break;
+        }
+        foreach (var file in Directory.EnumerateFiles(folder, "*.bottlenecks").Order(StringComparer.Ordinal))
+        {
+            yield return StageInput.File($"{Transfer.BottlenecksStage.Output}/{Path.GetFileName(file)}", file);
+        }
+    }
+
+    public void Run(StageRun run)
+    {
+        if (_context.Dataset.Transfer is not null)
+        {
+            Transfer.HeadTrainer.Run(_context, run, BottlenecksFolder, LabelsPath);
+        }
+        else
+        {
+            TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
+        }
+    }
 }

@@ -31,30 +31,63 @@ public sealed class BottleneckCache
     /// <summary>How many bottlenecks the last <see cref="GetOrCompute"/> computed and how many it found.</summary>
     public (int Computed, int Reused) Last { get; private set; }
 
-    /// <summary>The bottleneck of every image, from the cache where it holds one, else computed and stored.</summary>
-    /// <param name="images">Each image's content hash, and how to compute its bottleneck.</param>
-    public IReadOnlyList<float[]> GetOrCompute(IReadOnlyList<(string Hash, Func<float[]> Compute)> images)
+    /// <summary>
+    /// The bottleneck of every image, from the cache where it holds one; the others are computed in batches and each
+    /// batch stored as soon as it is done, so a build stopped half-way keeps what it finished.
+    /// </summary>
+    /// <param name="hashes">Each image's content hash.</param>
+    /// <param name="compute">Computes the bottlenecks of the images at the given indices (at most <paramref name="batch"/>).</param>
+    /// <param name="progress">Told (computed so far, to compute) after each batch.</param>
+    public IReadOnlyList<float[]> GetOrCompute(IReadOnlyList<string> hashes, Func<IReadOnlyList<int>, IReadOnlyList<float[]>> compute,
+        int batch = 16, Action<int, int>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(images);
-        var result = new float[images.Count][];
-        var computed = 0;
-        for (var i = 0; i < images.Count; i++)
+        ArgumentNullException.ThrowIfNull(hashes);
+        ArgumentNullException.ThrowIfNull(compute);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        var result = new float[hashes.Count][];
+        var missing = new List<int>();
+        // An image twice in the dataset (a duplicate) is computed once.
+        var pending = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var i = 0; i < hashes.Count; i++)
         {
-            var (hash, compute) = images[i];
-            var path = PathOf(hash);
-            var cached = TryRead(path);
-            if (cached is not null)
+            if (pending.TryGetValue(hashes[i], out var twins))
+            {
+                twins.Add(i);
+            }
+            else if (TryRead(PathOf(hashes[i])) is { } cached)
             {
                 result[i] = cached;
-                continue;
             }
-            result[i] = compute();
-            Write(path, result[i]);
-            computed++;
+            else
+            {
+                pending[hashes[i]] = [i];
+                missing.Add(i);
+            }
         }
-        Last = (computed, images.Count - computed);
+        for (var start = 0; start < missing.Count; start += batch)
+        {
+            var indices = missing.GetRange(start, Math.Min(batch, missing.Count - start));
+            var values = compute(indices);
+            if (values.Count != indices.Count)
+            {
+                throw new InvalidOperationException($"asked for {indices.Count} bottlenecks, given {values.Count}");
+            }
+            for (var k = 0; k < indices.Count; k++)
+            {
+                Write(PathOf(hashes[indices[k]]), values[k]);
+                foreach (var i in pending[hashes[indices[k]]])
+                {
+                    result[i] = values[k];
+                }
+            }
+            progress?.Invoke(start + indices.Count, missing.Count);
+        }
+        Last = (missing.Count, hashes.Count - missing.Count);
         return result;
     }
+
+    /// <summary>How many distinct images of <paramref name="hashes"/> have no entry yet (by file presence alone: cheap enough for a status check).</summary>
+    public int CountMissing(IEnumerable<string> hashes) => hashes.Distinct(StringComparer.Ordinal).Count(h => !File.Exists(PathOf(h)));
 
     private string PathOf(string hash)
     {

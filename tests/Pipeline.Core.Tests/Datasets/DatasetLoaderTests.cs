@@ -29,7 +29,33 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "trian": {} }""");
 
-        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, evaluate, export, labels, name, records, smoke, source, train", error.Message);
+        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, evaluate, export, labels, name, records, smoke, source, train, transfer", error.Message);
+    }
+
+    [Fact]
+    public void Transfer_from_an_unknown_backbone_names_the_known_ones()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { "from": "imagenet-resnet152" } }""");
+
+        Assert.Contains("transfer.from is \"imagenet-resnet152\"; the backbones to transfer from: imagenet-resnet18", error.Message);
+    }
+
+    [Fact]
+    public void Transfer_with_a_train_section_says_which_one_trains()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "train": { "model": "cnn" }, "transfer": { "from": "imagenet-resnet18" } }""");
+
+        Assert.Contains("has both \"train\" and \"transfer\"", error.Message);
+    }
+
+    [Theory]
+    [InlineData("\"per_class\": 0")]
+    [InlineData("\"skip_per_class\": -1")]
+    public void An_empty_or_negative_per_class_subset_is_named(string subset)
+    {
+        var error = LoadFails($$"""{ "name": "x", "source": { "kind": "idx", "class_names": ["a"], "splits": { "train": { "images": "i", "labels": "l", {{subset}} } } } }""");
+
+        Assert.Contains("source.splits.train: per_class is", error.Message);
     }
 
     [Fact]

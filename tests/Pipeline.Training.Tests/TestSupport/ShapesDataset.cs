@@ -40,6 +40,40 @@ internal static class ShapesDataset
         return name;
     }
 
+    /// <summary>
+    /// The same shapes as a transfer dataset: the ImageNet ResNet-18 frozen and a head trained on its bottlenecks, from
+    /// the first <paramref name="perClass"/> train images of each class; the test split takes <paramref name="testPerClass"/>.
+    /// </summary>
+    /// <param name="transfer">More keys of the transfer section, e.g. <c>"train_steps": 300,</c></param>
+    public static string WriteTransfer(TempDirectory dir, int perClass, int testPerClass = 3, string transfer = "", string sections = "", string name = "shapes-transfer")
+    {
+        if (!File.Exists(dir.Combine($"data/{name}/train-images")))
+        {
+            WriteSplit(dir.Combine($"data/{name}/train-images"), dir.Combine($"data/{name}/train-labels"), 60, seed: 1);
+            WriteSplit(dir.Combine($"data/{name}/test-images"), dir.Combine($"data/{name}/test-labels"), 30, seed: 2);
+        }
+        dir.WriteText($"datasets/{name}/dataset.json", $$"""
+            {
+              "name": "{{name}}",
+              "source": {
+                "kind": "idx",
+                "splits": {
+                  "train": { "images": "../../data/{{name}}/train-images", "labels": "../../data/{{name}}/train-labels", "per_class": {{perClass}} },
+                  "test": { "images": "../../data/{{name}}/test-images", "labels": "../../data/{{name}}/test-labels", "per_class": {{testPerClass}} }
+                },
+                "class_names": ["diagonal", "horizontal", "vertical"]
+              },
+              "transfer": { {{transfer}} "from": "imagenet-resnet18", "train_steps": 100, "batch_size": 8, "steps_per_eval": 50, "threads": 1 },
+              {{sections}}
+              "evaluate": { "batch_size": 32 }
+            }
+            """);
+        return name;
+    }
+
+    /// <summary>The images of a split, as the IDX file holds them (count × 16 × 16 bytes).</summary>
+    public static string ImagesPath(TempDirectory dir, string name, string split) => dir.Combine($"data/{name}/{split}-images");
+
     /// <summary>A 16×16 PNG of the class <paramref name="label"/> (0 diagonal, 1 horizontal, 2 vertical), drawn as the dataset draws them.</summary>
     public static byte[] Png(int label)
     {

@@ -15,21 +15,21 @@ public sealed class BottleneckCacheTests : IDisposable
     private BottleneckCache Cache(string backbone = "backbone-a") => new(_dir.Combine("cache"), ContentHash.OfText(backbone), _warnings.Add);
 
     /// <summary>Images as content: the "bottleneck" is a function of the bytes, and the test records which were computed.</summary>
-    private List<(string Hash, Func<float[]> Compute)> Images(params string[] contents) =>
-        [.. contents.Select(content => (ContentHash.OfText(content), (Func<float[]>)(() =>
+    private IReadOnlyList<float[]> Get(BottleneckCache cache, params string[] contents) =>
+        cache.GetOrCompute([.. contents.Select(ContentHash.OfText)], indices =>
         {
-            _computedFor.Add(content);
-            return [content.Length, content[0], 0.5f];
-        })))];
+            _computedFor.AddRange(indices.Select(i => contents[i]));
+            return [.. indices.Select(i => new float[] { contents[i].Length, contents[i][0], 0.5f })];
+        }, batch: 2);
 
     [Fact]
     public void A_second_run_over_the_same_images_computes_none_and_returns_the_same_values()
     {
-        var first = Cache().GetOrCompute(Images("a", "bb", "ccc"));
+        var first = Get(Cache(), "a", "bb", "ccc");
         _computedFor.Clear();
 
         var cache = Cache();
-        var second = cache.GetOrCompute(Images("a", "bb", "ccc"));
+        var second = Get(cache, "a", "bb", "ccc");
 
         Assert.Empty(_computedFor);
         Assert.Equal((0, 3), cache.Last);
@@ -39,11 +39,11 @@ public sealed class BottleneckCacheTests : IDisposable
     [Fact]
     public void Added_and_changed_images_are_computed_and_only_they()
     {
-        Cache().GetOrCompute(Images("a", "bb", "ccc"));
+        Get(Cache(), "a", "bb", "ccc");
         _computedFor.Clear();
 
         var cache = Cache();
-        cache.GetOrCompute(Images("a", "bb changed", "ccc", "dddd"));
+        Get(cache, "a", "bb changed", "ccc", "dddd");
 
         Assert.Equal(["bb changed", "dddd"], _computedFor);
         Assert.Equal((2, 2), cache.Last);
@@ -52,20 +52,31 @@ public sealed class BottleneckCacheTests : IDisposable
     [Fact]
     public void Another_backbone_finds_none_of_the_first_ones_bottlenecks()
     {
-        Cache("backbone-a").GetOrCompute(Images("a", "bb"));
+        Get(Cache("backbone-a"), "a", "bb");
         _computedFor.Clear();
 
         var cache = Cache("backbone-b");
-        cache.GetOrCompute(Images("a", "bb"));
+        Get(cache, "a", "bb");
 
         Assert.Equal(["a", "bb"], _computedFor);
         Assert.Equal((2, 0), cache.Last);
     }
 
     [Fact]
+    public void An_image_listed_twice_is_computed_once_and_both_get_its_bottleneck()
+    {
+        var cache = Cache();
+        var values = Get(cache, "a", "bb", "a");
+
+        Assert.Equal(["a", "bb"], _computedFor);
+        Assert.Equal(values[0], values[2]);
+        Assert.Equal(1, cache.CountMissing([ContentHash.OfText("a"), ContentHash.OfText("new")]));
+    }
+
+    [Fact]
     public void A_damaged_entry_is_named_in_a_warning_and_computed_again()
     {
-        Cache().GetOrCompute(Images("a", "bb"));
+        Get(Cache(), "a", "bb");
         var entry = Directory.GetFiles(_dir.Combine("cache"), "*.f32", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).First();
         var bytes = File.ReadAllBytes(entry);
         bytes[^1] ^= 0xFF;
@@ -73,7 +84,7 @@ public sealed class BottleneckCacheTests : IDisposable
         _computedFor.Clear();
 
         var cache = Cache();
-        var values = cache.GetOrCompute(Images("a", "bb"));
+        var values = Get(cache, "a", "bb");
 
         Assert.Single(_computedFor);
         var warning = Assert.Single(_warnings);
@@ -82,7 +93,7 @@ public sealed class BottleneckCacheTests : IDisposable
         Assert.All(values, v => Assert.Equal(0.5f, v[2]));
         // Computed again means stored again: a third run reads it cleanly.
         _warnings.Clear();
-        Cache().GetOrCompute(Images("a", "bb"));
+        Get(Cache(), "a", "bb");
         Assert.Empty(_warnings);
     }
 }

@@ -1,0 +1,30 @@
+namespace Pipeline.Core.Datasets;
+
+/// <summary>
+/// The "transfer" section of dataset.json: train only a new final layer (the head) on a frozen network's bottlenecks,
+/// as TensorFlow for Poets' retrain.py does. Its defaults are retrain.py's.
+/// </summary>
+public sealed record TransferParameters
+{
+    /// <summary>The frozen backbone: "imagenet-resnet18" (the ImageNet ResNet-18 that ML.NET ships as ONNX).</summary>
+    public required string From { get; init; }
+
+    /// <summary>Head training steps, each on a random batch of train bottlenecks.</summary>
+    public int TrainSteps { get; init; } = 4000;
+
+    public int BatchSize { get; init; } = 100;
+
+    /// <summary>Plain gradient descent's learning rate.</summary>
+    public double LearningRate { get; init; } = 0.01;
+
+    /// <summary>Measure validation accuracy and log a line every this many steps.</summary>
+    public int StepsPerEval { get; init; } = 250;
+
+    /// <summary>The held-out split measured during training; default "validation" if the dataset has one, else "test".</summary>
+    public string? EvalSplit { get; init; }
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Threads for the backbone (ONNX Runtime) and the head (TorchSharp); 0 means one per core.</summary>
+    public int Threads { get; init; }
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using Pipeline.Core.Build;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Labels;
+using Pipeline.Training.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Transfer;
+
+/// <summary>
+/// The Train stage of a transfer dataset: retrain.py's loop on cached bottlenecks. Each step takes a random batch
+/// of train bottlenecks (drawn with replacement), and every steps_per_eval steps a line reports the step, train
+/// accuracy, cross entropy and validation accuracy on the whole held-out split, with the same TensorBoard scalars as
+/// full training. Seconds, not minutes: the backbone never runs here.
+/// </summary>
+internal static class HeadTrainer
+{
+    public static void Run(StageContext context, StageRun run, string bottlenecksFolder, string labelsPath)
+    {
+        var transfer = context.Dataset.Transfer!;
+        var labels = LabelSet.Read(labelsPath);
+        var train = ReadSplit(bottlenecksFolder, "train", labels);
+        var heldOutSplit = transfer.EvalSplit ?? (File.Exists(Path.Combine(bottlenecksFolder, BottleneckSet.FileName("validation"))) ? "validation" : "test");
+        var heldOut = ReadSplit(bottlenecksFolder, heldOutSplit, labels);
+        if (train.Count == 0)
+        {
+            throw new PipelineException("the train split has no examples to train the head on", context.Dataset.DefinitionPath);
+        }
+
+        torch.set_num_threads(transfer.Threads > 0 ? transfer.Threads : Environment.ProcessorCount);
+        torch.manual_seed(transfer.Seed);
+        using var head = TransferHead.Create(train.Dimension, labels.Count);
+        // Plain gradient descent as retrain.py, through our optimizer: TorchSharp's own frees Scalars mid-call (see Optimizer).
+        using var optimizer = new Optimizer("sgd", head.parameters(), momentum: 0, nesterov: false, weightDecay: 0) { LearningRate = transfer.LearningRate };
+        var random = new Random(transfer.Seed);
+        var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
+        var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
+        log.Line($"head: {train.Dimension} → {labels.Count} on {train.Count:N0} train bottlenecks, {transfer.TrainSteps:N0} steps of {transfer.BatchSize}, "
+            + $"learning rate {transfer.LearningRate.ToString(CultureInfo.InvariantCulture)}; validation on all {heldOut.Count:N0} {heldOutSplit} bottlenecks");
+
+        using var heldOutX = torch.tensor(heldOut.Values, [heldOut.Count, heldOut.Dimension]);
+        using var heldOutY = torch.tensor(heldOut.Labels.Select(l => (long)l).ToArray(), [heldOut.Count]);
+        var history = new List<HistoryPoint>();
+        var batchValues = new float[transfer.BatchSize * train.Dimension];
+        var batchLabels = new long[transfer.BatchSize];
+        var (lossSum, correct, seen) = (0.0, 0L, 0L);
+        var clock = Stopwatch.StartNew();
+        var windowClock = Stopwatch.StartNew();
+        head.train();
+        for (var step = 1; step <= transfer.TrainSteps; step++)
+        {
+            run.Cancellation.ThrowIfCancellationRequested();
+            for (var k = 0; k < transfer.BatchSize; k++)
+            {
+                var i = random.Next(train.Count);
+                train.Values.AsSpan(i * train.Dimension, train.Dimension).CopyTo(batchValues.AsSpan(k * train.Dimension));
+                batchLabels[k] = train.Labels[i];
+            }
+            using (var scope = NewDisposeScope())
+            {
+                var x = torch.tensor(batchValues, [transfer.BatchSize, train.Dimension]);
+                var y = torch.tensor(batchLabels, [transfer.BatchSize]);
+                optimizer.ZeroGrad();
+                var logits = head.forward(x);
+                var loss = nn.functional.cross_entropy(logits, y);
+                loss.backward();
+                optimizer.Step();
+                lossSum += loss.item<float>() * transfer.BatchSize;
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                seen += transfer.BatchSize;
+            }
+            if (step % transfer.StepsPerEval == 0 || step == transfer.TrainSteps)
+            {
+                double evalLoss, evalAccuracy;
+                using (var noGrad = torch.no_grad())
+                using (var scope = NewDisposeScope())
+                {
+                    head.eval();
+                    var logits = head.forward(heldOutX);
+                    evalLoss = nn.functional.cross_entropy(logits, heldOutY).item<float>();
+                    evalAccuracy = logits.argmax(1).eq(heldOutY).sum().item<long>() / (double)heldOut.Count;
+                    head.train();
+                }
+                var point = new HistoryPoint(step, lossSum / seen, (double)correct / seen, evalLoss, evalAccuracy, transfer.LearningRate);
+                history.Add(point);
+                var perSecond = seen / Math.Max(windowClock.Elapsed.TotalSeconds, 1e-9);
+                log.Evaluated(point, perSecond);
+                log.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.Count})"));
+                (lossSum, correct, seen) = (0, 0, 0);
+                windowClock.Restart();
+            }
+        }
+        var seconds = clock.Elapsed.TotalSeconds;
+        log.Line($"trained the head {transfer.TrainSteps:N0} steps in {seconds:0.0} s ({transfer.TrainSteps / Math.Max(seconds, 1e-9):0} steps/s)");
+
+        var folder = run.PathOf(TrainStage.Output);
+        Directory.CreateDirectory(folder);
+        head.eval();
+        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(head));
+        var card = TransferHead.Card(labels.Labels, transfer.TrainSteps, run.ResumeKey);
+        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
+        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
+            System.Text.Json.JsonSerializer.SerializeToNode(history, HistoryJson.Options), indented: true));
+    }
+
+    /// <summary>A split's bottlenecks, checked against labels.txt.</summary>
+    internal static BottleneckSet ReadSplit(string folder, string split, LabelSet labels)
+    {
+        var path = Path.Combine(folder, BottleneckSet.FileName(split));
+        if (!File.Exists(path))
+        {
+            throw new PipelineException($"there are no {split} bottlenecks; the records have no {split} split, or Bottlenecks must be rebuilt (--target=Bottlenecks)", path);
+        }
+        var set = BottleneckSet.Read(path);
+        if (set.Labels.Any(l => l < 0 || l >= labels.Count))
+        {
+            throw new PipelineException($"holds class {set.Labels.First(l => l < 0 || l >= labels.Count)}, but labels.txt has {labels.Count} classes; rebuild Records and Bottlenecks", path);
+        }
+        return set;
+    }
+}

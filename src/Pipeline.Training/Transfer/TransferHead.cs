@@ -1,0 +1,53 @@
+using Pipeline.Training.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Transfer;
+
+/// <summary>
+/// The layer transfer learning trains: logits = bottleneck · Wᵀ + b, a torch.nn.Linear(512, classes), as
+/// retrain.py's final_training_ops (weights drawn from a normal of deviation 0.001 truncated at two deviations,
+/// biases zero). Saved in TorchSharp's format as train/model.bin; exported as safetensors "weight" and "bias".
+/// </summary>
+public static class TransferHead
+{
+    /// <summary>The architecture a transferred model's card names: the backbone it reads bottlenecks from, plus this head.</summary>
+    public const string Architecture = "imagenet-resnet18+linear";
+
+    public static bool IsTransfer(string architecture) => architecture == Architecture;
+
+    /// <summary>What a transferred model reads, as an export serves it: the backbone's input.</summary>
+    public static TrainedModel Card(IReadOnlyList<string> classes, int steps, string lineage)
+    {
+        var input = ImageNetResNet18.Input;
+        return new TrainedModel(Architecture, classes, input.Channels, input.Size, [.. input.Mean.Select(m => (double)m)],
+            [.. input.Std.Select(s => (double)s)], steps, lineage);
+    }
+
+    /// <summary>A new head; draws its weights from TorchSharp's generator (seed it first).</summary>
+    public static TorchSharp.Modules.Linear Create(int dimension, int classes)
+    {
+        var head = nn.Linear(dimension, classes);
+        using var noGrad = torch.no_grad();
+        nn.init.trunc_normal_(head.weight, mean: 0, std: 0.001, a: -0.002, b: 0.002);
+        nn.init.zeros_(head.bias!);
+        return head;
+    }
+
+    public static TorchSharp.Modules.Linear Load(string weights, int dimension, int classes)
+    {
+        var head = nn.Linear(dimension, classes);
+        head.load(weights);
+        head.eval();
+        return head;
+    }
+
+    /// <summary>Softmax of the head's logits for <paramref name="count"/> bottlenecks laid one after another.</summary>
+    public static float[] Probabilities(nn.Module<Tensor, Tensor> head, float[] bottlenecks, int count)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var x = torch.tensor(bottlenecks, [count, bottlenecks.Length / count]);
+        return nn.functional.softmax(head.forward(x), 1).contiguous().data<float>().ToArray();
+    }
+}
