@@ -29,6 +29,16 @@ public sealed record InputSpec(int Channels, int Size, float[] Mean, float[] Std
     /// <summary>The standard deviation channel <paramref name="channel"/> is divided by.</summary>
     public float StdOf(int channel) => Std[Std.Length == 1 ? 0 : channel];
 
+    /// <summary>Equal when they read images the same way: the values of Mean and Std compare, not the arrays.</summary>
+    public bool Equals(InputSpec? other) =>
+        other is not null && Channels == other.Channels && Size == other.Size && Mean.SequenceEqual(other.Mean) && Std.SequenceEqual(other.Std);
+
+    public override int GetHashCode() => HashCode.Combine(Channels, Size, Mean.Length > 0 ? Mean[0] : 0, Std.Length > 0 ? Std[0] : 0);
+
+    /// <summary>"3×224×224, mean [0], std [0.003921569]": also what fingerprints and cache keys are built from.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Channels}×{Size}×{Size}, mean [{string.Join(", ", Mean.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}], std [{string.Join(", ", Std.Select(s => s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}]");
+
     public void Validate()
     {
         if (Channels is not (1 or 3))
