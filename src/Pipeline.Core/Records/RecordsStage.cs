@@ -152,7 +152,18 @@ public sealed class RecordsStage : IStage
                 .OrderBy(r => r.Origin, StringComparer.Ordinal)
                 .Select(r => (JsonNode)new JsonObject { ["origin"] = r.Origin, ["error"] = r.Error })]);
             File.WriteAllText(Path.Combine(folder, RejectsName), CanonicalJson.Serialize(list, indented: true));
-            run.Log($"  {rejects.Count} bad image{(rejects.Count == 1 ? "" : "s")} skipped (on_bad_image: skip): see {Output}/{RejectsName}");
+            var dropped = rejects.Count(r => r.UnknownLabel);
+            var bad = rejects.Count - dropped;
+            var what = new List<string>();
+            if (dropped > 0)
+            {
+                what.Add($"{dropped} row{(dropped == 1 ? "" : "s")} with labels outside labels.txt dropped (labels.drop_unknown)");
+            }
+            if (bad > 0)
+            {
+                what.Add($"{bad} bad image{(bad == 1 ? "" : "s")} skipped (on_bad_image: skip)");
+            }
+            run.Log($"  {string.Join(" and ", what)}: see {Output}/{RejectsName}");
         }
     }
 
@@ -175,7 +186,7 @@ public sealed class RecordsStage : IStage
             {
                 throw new PipelineException(message + "; fix the row, or set labels.drop_unknown to drop such rows", example.Origin);
             }
-            rejects.Add(new Reject(example.Origin, message));
+            rejects.Add(new Reject(example.Origin, message, UnknownLabel: true));
         }
         return usable;
     }
@@ -299,5 +310,6 @@ public sealed class RecordsStage : IStage
     }
 
     /// <summary>Reads an image file into a rented buffer (returned by the caller) and gives its length.</summary>
-    private sealed record Reject(string Origin, string Error);
+    /// <param name="UnknownLabel">Dropped for its label (labels.drop_unknown), not for its image (on_bad_image: skip).</param>
+    private sealed record Reject(string Origin, string Error, bool UnknownLabel = false);
 }
