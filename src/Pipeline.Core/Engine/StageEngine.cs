@@ -38,9 +38,10 @@ public sealed class StageEngine
         var missing = Missing(declaration.Inputs, hashed);
         if (missing.Count > 0)
         {
-            var display = missing.Select(name => declaration.Inputs.OfType<FileInput>().First(i => i.Name == name))
-                .Select(i => Display(i.Path)).ToList();
-            return new Evaluation(new StageStatus(stage.Name, false, [StalenessReasons.Describe("input", display, "missing")], ""), declaration, null);
+            var files = missing.Select(name => declaration.Inputs.OfType<FileInput>().First(i => i.Name == name)).ToList();
+            var reason = StalenessReasons.Describe("input", [.. files.Select(i => Display(i.Path))], "missing");
+            var hints = files.Select(i => i.WhenMissing).OfType<string>().Distinct().ToList();
+            return new Evaluation(new StageStatus(stage.Name, false, [hints.Count > 0 ? $"{reason}: {string.Join("; ", hints)}" : reason], ""), declaration, null);
         }
         var inputs = new SortedDictionary<string, string>(hashed!, StringComparer.Ordinal);
         var fingerprint = Fingerprint(stage, declaration.Parameters, inputs);
