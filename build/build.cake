@@ -4,6 +4,7 @@
 #r "./.bin/pipeline.dll"
 
 using Pipeline.Core.Build;
+using Pipeline.Core.Datasets;
 using Pipeline.Core.Records;
 using Pipeline.Cli.Composition;
 
@@ -37,7 +38,7 @@ DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => 
 var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
 
 // A stage task: skipped with the engine's reason when fresh, otherwise run through the engine.
-void StageTask(string name, string dependsOn)
+CakeTaskBuilder StageTask(string name, string dependsOn)
 {
     var task = Task(name);
     if (dependsOn is not null)
@@ -48,14 +49,14 @@ void StageTask(string name, string dependsOn)
     var lastStage = target == "Release" ? "SmokePredict" : target;
     if (!stages.Take(Array.IndexOf(stages, lastStage) + 1).Contains(name))
     {
-        return;
+        return task;
     }
     var stage = name.ToLowerInvariant();
     if (!Pipeline().Has(stage))
     {
         // Only a dataset with a "transfer" section computes bottlenecks; the others train from the records.
         task.WithCriteria(false, $"{Pipeline().Dataset.Name} does not transfer from a trained network (no \"transfer\" section)");
-        return;
+        return task;
     }
     var forced = force && name == target;
     task.WithCriteria(() => Pipeline().NeedsRun(stage, forced, message => Information(message)), Pipeline().SkipReason(stage))
@@ -83,11 +84,32 @@ void StageTask(string name, string dependsOn)
                 throw new Exception($"{name} failed (pipeline exited with code {exitCode}); the message above says why");
             }
         });
+    return task;
 }
 
 StageTask("Labels", null);
 StageTask("Records", "Labels");
-StageTask("Bottlenecks", "Records");
+var bottlenecks = StageTask("Bottlenecks", "Records");
+// A dataset that transfers from another dataset's export builds that dataset first, up to its export, like any dependency.
+var upstream = Pipeline().Dataset.Transfer is { } transfer ? TransferBackbones.Dataset(transfer.From) : null;
+if (upstream is not null && Array.IndexOf(stages, target == "Release" ? "SmokePredict" : target) >= Array.IndexOf(stages, "Bottlenecks"))
+{
+    Task("Backbone").Does(() =>
+    {
+        Information($"{Pipeline().Dataset.Name} transfers from {upstream}'s export: building {upstream} up to Export");
+        var arguments = new ProcessArgumentBuilder().Append("run").Append("export").Append("--dataset").AppendQuoted(upstream).Append("--root").AppendQuoted(root);
+        if (cache is not null)
+        {
+            arguments.Append("--cache").AppendQuoted(cache);
+        }
+        var exitCode = StartProcess(cli, new ProcessSettings { Arguments = arguments, WorkingDirectory = root });
+        if (exitCode != 0)
+        {
+            throw new Exception($"building {upstream}, whose export {Pipeline().Dataset.Name} transfers from, failed (pipeline exited with code {exitCode}); the message above says why");
+        }
+    });
+    bottlenecks.IsDependentOn("Backbone");
+}
 StageTask("Train", "Bottlenecks");
 StageTask("Evaluate", "Train");
 StageTask("Export", "Evaluate");

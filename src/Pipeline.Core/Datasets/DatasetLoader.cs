@@ -94,9 +94,7 @@ public static class DatasetLoader
 
     private static void Validate(DatasetDefinition d, string path)
     {
-        // The name is a folder under artifacts/: it must start with a letter or digit ("..", ".downloads" must not).
-        if (string.IsNullOrEmpty(d.Name) || !char.IsAsciiLetterOrDigit(d.Name[0])
-            || d.Name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        if (!IsArtifactsName(d.Name))
         {
             throw new PipelineException(
                 $"name \"{d.Name}\" must start with a letter or digit and hold only letters, digits, '-', '_' or '.' (it names the artifacts folder)", path);
@@ -127,9 +125,14 @@ public static class DatasetLoader
         }
         if (d.Transfer is { } transfer)
         {
-            if (transfer.From != TransferBackbones.ImageNetResNet18)
+            var upstream = TransferBackbones.Dataset(transfer.From);
+            if (transfer.From != TransferBackbones.ImageNetResNet18 && upstream is null)
             {
-                throw new PipelineException($"transfer.from is \"{transfer.From}\"; the backbones to transfer from: {TransferBackbones.ImageNetResNet18}", path);
+                throw new PipelineException($"transfer.from is \"{transfer.From}\"; transfer from {TransferBackbones.Known}", path);
+            }
+            if (upstream is not null && (!IsArtifactsName(upstream) || upstream == d.Name))
+            {
+                throw new PipelineException($"transfer.from names dataset \"{upstream}\": give another dataset's name, as in its dataset.json", path);
             }
             if (transfer.TrainSteps < 1 || transfer.BatchSize < 1 || transfer.StepsPerEval < 1)
             {
@@ -174,6 +177,10 @@ public static class DatasetLoader
             throw new PipelineException("source.validation_percent + source.test_percent must be between 0 and 100, leaving some images to train on", path);
         }
     }
+
+    /// <summary>A name is a folder under artifacts/: it must start with a letter or digit ("..", ".downloads" must not).</summary>
+    private static bool IsArtifactsName(string name) =>
+        !string.IsNullOrEmpty(name) && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>The splits a source definition will produce, known without reading any of its files.</summary>
     private static IReadOnlyList<string> DeclaredSplits(SourceDefinition source) => source switch

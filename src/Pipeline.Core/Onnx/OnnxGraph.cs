@@ -137,6 +137,57 @@ public sealed class OnnxGraph
             : throw new InvalidDataException($"the graph's output \"{o.Name}\" is produced by no node"))];
     }
 
+    /// <summary>
+    /// The part of <paramref name="model"/> that computes <paramref name="value"/>: the nodes and weights it needs, the
+    /// same inputs, and <paramref name="value"/> as the one output (float, <paramref name="dimensions"/>). Cutting a
+    /// classifier before its last layer leaves its backbone.
+    /// </summary>
+    /// <exception cref="ArgumentException">No node of the graph produces <paramref name="value"/>.</exception>
+    public static ModelProto UpTo(ModelProto model, string value, params object[] dimensions)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
+        foreach (var node in model.Graph.Node)
+        {
+            foreach (var output in node.Output)
+            {
+                producers[output] = node;
+            }
+        }
+        if (!producers.ContainsKey(value))
+        {
+            throw new ArgumentException($"no node of the graph produces \"{value}\"", nameof(value));
+        }
+        var needed = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var values = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([value]);
+        while (pending.TryPop(out var name))
+        {
+            if (!values.Add(name) || !producers.TryGetValue(name, out var node) || !needed.Add(node))
+            {
+                continue;
+            }
+            foreach (var input in node.Input)
+            {
+                pending.Push(input);
+            }
+        }
+        var cut = model.Clone();
+        var graph = cut.Graph;
+        graph.Node.Clear();
+        graph.Node.AddRange(model.Graph.Node.Where(needed.Contains).Select(n => n.Clone())); // original order: topological
+        var weights = graph.Initializer.Where(t => values.Contains(t.Name)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(weights);
+        var inputs = graph.Input.Where(i => values.Contains(i.Name)).ToList();
+        graph.Input.Clear();
+        graph.Input.AddRange(inputs);
+        graph.ValueInfo.Clear();
+        graph.Output.Clear();
+        graph.Output.Add(Value(value, dimensions));
+        return cut;
+    }
+
     /// <summary>Operators whose meaning is the same from opset 7 to <see cref="Opset"/> (later versions only added types or optional attributes with the old default).</summary>
     private static readonly HashSet<string> Unchanged = new(StringComparer.Ordinal)
     {

@@ -135,6 +135,8 @@ public sealed record ModelCard(
         _ when architecture.StartsWith("resnet", StringComparison.Ordinal) => $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))",
         "imagenet-resnet18+linear" => "the trained head only: the state_dict of torch.nn.Linear(512, len(classes)) over the 512-value bottleneck of the "
             + "ImageNet ResNet-18 in the NuGet package microsoft.ml.dnnimagefeaturizer.resnet18 0.23.1; model.onnx holds the whole model",
+        _ when architecture.EndsWith("+linear", StringComparison.Ordinal) => $"the trained head only: the state_dict of torch.nn.Linear(bottleneck size, len(classes)) "
+            + $"over the bottleneck of {architecture[..^"+linear".Length]} (that export cut before its classifier); model.onnx holds the whole model",
         _ => "the state_dict of this pipeline's cnn (conv1, bn1, conv2, bn2, fc1, fc2)",
     };
 }

@@ -46,8 +46,15 @@ internal static class ExportRunner
         var safetensors = Path.Combine(run.OutputRoot, "weights.tmp");
         if (Transfer.TransferHead.IsTransfer(trained.Architecture))
         {
-            using var head = Transfer.TransferHead.Load(weightsPath, Transfer.ImageNetResNet18.BottleneckSize, labels.Count);
-            files[ModelCard.OnnxFile] = Transfer.TransferExporter.Export(head, labels.Count, Metadata(card)).ToByteArray();
+            using var backbone = Transfer.Backbones.Open(context.Dataset.Transfer
+                ?? throw new PipelineException($"the model was trained by transfer ({trained.Architecture}), but the dataset has no transfer section now; rebuild Train", context.Dataset.DefinitionPath),
+                context.ArtifactsDirectory);
+            if (backbone.Input != input)
+            {
+                throw new PipelineException($"the backbone now reads {backbone.Input}, but the head was trained on bottlenecks of {input}; rebuild Bottlenecks and Train", DisplayPath.FromCurrentDirectory(stage.TrainFolder));
+            }
+            using var head = Transfer.TransferHead.Load(weightsPath, backbone.Dimension, labels.Count);
+            files[ModelCard.OnnxFile] = Transfer.TransferExporter.Export(backbone, head, labels.Count, Metadata(card)).ToByteArray();
             head.save_safetensors(safetensors);
         }
         else

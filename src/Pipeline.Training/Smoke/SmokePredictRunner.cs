@@ -36,7 +36,7 @@ internal static class SmokePredictRunner
             served.AddRange(classifier.Predict([.. batch.Select(s => (ReadOnlyMemory<byte>)s.Bytes)], [.. batch.Select(s => s.Origin)]));
         }
         var servingSeconds = clock.Elapsed.TotalSeconds;
-        var reference = TorchSharpProbabilities(exported, sample);
+        var reference = TorchSharpProbabilities(context, exported, sample);
 
         var classes = card.Classes.Count;
         var maxSumError = 0.0;
@@ -169,12 +169,12 @@ internal static class SmokePredictRunner
     /// The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits. For a
     /// transferred model, the way it was trained: each image's bottleneck from the backbone alone, then the head.
     /// </summary>
-    private static float[] TorchSharpProbabilities(ExportedModel exported, IReadOnlyList<SampleImage> sample)
+    private static float[] TorchSharpProbabilities(StageContext context, ExportedModel exported, IReadOnlyList<SampleImage> sample)
     {
         var card = exported.Card;
         if (Transfer.TransferHead.IsTransfer(card.Architecture))
         {
-            return TransferProbabilities(exported, sample);
+            return TransferProbabilities(context, exported, sample);
         }
         var architecture = new TrainParameters { Model = card.Architecture, Channels = card.Input.Channels, InputSize = card.Input.Size };
         using var model = ModelFactory.Create(architecture, card.Classes.Count);
@@ -193,11 +193,13 @@ internal static class SmokePredictRunner
         return nn.functional.softmax(model.forward(images), 1).contiguous().data<float>().ToArray();
     }
 
-    private static float[] TransferProbabilities(ExportedModel exported, IReadOnlyList<SampleImage> sample)
+    private static float[] TransferProbabilities(StageContext context, ExportedModel exported, IReadOnlyList<SampleImage> sample)
     {
         var card = exported.Card;
-        using var backbone = Transfer.ImageNetResNet18.Open();
-        using var head = nn.Linear(Transfer.ImageNetResNet18.BottleneckSize, card.Classes.Count);
+        var transfer = context.Dataset.Transfer
+            ?? throw new PipelineException($"the export is a transferred model ({card.Architecture}), but the dataset has no transfer section now; rebuild it", context.Dataset.DefinitionPath);
+        using var backbone = Transfer.Backbones.Open(transfer, context.ArtifactsDirectory);
+        using var head = nn.Linear(backbone.Dimension, card.Classes.Count);
         head.load_safetensors(exported.WeightsPath);
         head.eval();
         var decoder = new InputImageDecoder(card.Input);

@@ -70,7 +70,7 @@ public sealed class BottleneckSet
         var count = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
         var dimension = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
         var expected = HeaderSize + (long)count * sizeof(int) + (long)count * dimension * sizeof(float);
-        if (count < 0 || dimension < 1 || bytes.Length != expected)
+        if (count < 0 || dimension < (count > 0 ? 1 : 0) || bytes.Length != expected)
         {
             throw new PipelineException($"{bytes.Length} bytes, but {count} bottlenecks of {dimension} values take {expected}; rebuild with --target=Bottlenecks --force", path);
         }

@@ -20,25 +20,27 @@ internal static class BottlenecksRunner
         var records = RecordsManifest.Read(stage.RecordsFolder);
         var threads = transfer.Threads > 0 ? transfer.Threads : Environment.ProcessorCount;
         var cache = new BottleneckCache(stage.CachePath, stage.BackboneKey, run.Log);
-        ImageNetResNet18? backbone = null;
+        OnnxBackbone? backbone = null;
         var folder = run.PathOf(BottlenecksStage.Output);
         Directory.CreateDirectory(folder);
-        var manifest = new JsonObject();
+        var manifest = new Dictionary<string, int>(StringComparer.Ordinal);
         var (computed, reused) = (0, 0);
+        int? dimension = null;
         var clock = Stopwatch.StartNew();
         try
         {
             foreach (var split in records.Splits)
             {
                 var examples = Read(records, split, run.Cancellation);
-                var decoder = new InputImageDecoder(ImageNetResNet18.Input);
+                InputImageDecoder? decoder = null;
                 var progress = Stopwatch.StartNew();
                 var splitClock = Stopwatch.StartNew();
                 var values = cache.GetOrCompute([.. examples.Select(e => e.Hash)], indices =>
                 {
                     run.Cancellation.ThrowIfCancellationRequested();
-                    backbone ??= Open(run, threads);
-                    var perImage = ImageNetResNet18.Input.ValuesPerImage;
+                    backbone ??= Open(context, run, threads);
+                    decoder ??= new InputImageDecoder(backbone.Input);
+                    var perImage = backbone.Input.ValuesPerImage;
                     var input = new float[indices.Count * perImage];
                     for (var k = 0; k < indices.Count; k++)
                     {
@@ -53,7 +55,7 @@ internal static class BottlenecksRunner
                         }
                     }
                     var output = backbone.Bottlenecks(input, indices.Count);
-                    return [.. Enumerable.Range(0, indices.Count).Select(k => output.AsSpan(k * ImageNetResNet18.BottleneckSize, ImageNetResNet18.BottleneckSize).ToArray())];
+                    return [.. Enumerable.Range(0, indices.Count).Select(k => output.AsSpan(k * backbone.Dimension, backbone.Dimension).ToArray())];
                 }, Batch, (done, total) =>
                 {
                     if (progress.Elapsed.TotalSeconds >= 15 || done == total)
@@ -62,7 +64,8 @@ internal static class BottlenecksRunner
                         progress.Restart();
                     }
                 });
-                BottleneckSet.Write(Path.Combine(folder, BottleneckSet.FileName(split)), ImageNetResNet18.BottleneckSize,
+                dimension ??= values.Count > 0 ? values[0].Length : null;
+                BottleneckSet.Write(Path.Combine(folder, BottleneckSet.FileName(split)), dimension ?? 0,
                     [.. examples.Select(e => e.Label)], values);
                 manifest[split] = examples.Count;
                 computed += cache.Last.Computed;
@@ -76,12 +79,8 @@ internal static class BottlenecksRunner
         var seconds = clock.Elapsed.TotalSeconds;
         run.Log($"  {computed:N0} {(computed == 1 ? "bottleneck" : "bottlenecks")} computed, {reused:N0} reused from {DisplayPath.FromCurrentDirectory(stage.CachePath)}"
             + (computed > 0 ? $"; {computed / seconds:0.0} images/s on {threads} thread(s)" : ""));
-        File.WriteAllText(Path.Combine(folder, BottlenecksStage.ManifestName), CanonicalJson.Serialize(new JsonObject
-        {
-            ["backbone"] = context.Dataset.Transfer!.From,
-            ["dimension"] = ImageNetResNet18.BottleneckSize,
-            ["splits"] = manifest,
-        }, indented: true) + "\n");
+        new BottlenecksManifest(transfer.From, Backbones.InputOf(transfer, context.ArtifactsDirectory), dimension ?? 0, manifest)
+            .Write(Path.Combine(folder, BottlenecksStage.ManifestName));
     }
 
     /// <summary>One record's image, as the backbone is fed it.</summary>
@@ -109,11 +108,11 @@ internal static class BottlenecksRunner
     internal static List<string> ImageHashes(RecordsManifest records, CancellationToken cancellation) =>
         [.. records.Splits.SelectMany(split => Read(records, split, cancellation)).Select(e => e.Hash)];
 
-    private static ImageNetResNet18 Open(StageRun run, int threads)
+    private static OnnxBackbone Open(StageContext context, StageRun run, int threads)
     {
         var clock = Stopwatch.StartNew();
-        var backbone = ImageNetResNet18.Open(threads: threads);
-        run.Log($"  backbone: ImageNet ResNet-18 from {DisplayPath.FromCurrentDirectory(backbone.Folder)} (SHA-256 checked), loaded in {clock.Elapsed.TotalSeconds:0.0} s");
+        var backbone = Backbones.Open(context.Dataset.Transfer!, context.ArtifactsDirectory, threads);
+        run.Log($"  backbone: {Backbones.Describe(context.Dataset.Transfer!, context.ArtifactsDirectory)}, {backbone.Dimension} values per image, read in {clock.Elapsed.TotalSeconds:0.0} s");
         return backbone;
     }
 }

@@ -29,20 +29,22 @@ public sealed class BottlenecksStage : IStage, IDescribesPendingWork
 
     /// <summary>
     /// Which backbone computes the bottlenecks, and how images are brought to it: the cache's key beside each image's
-    /// hash. Changing the decoding of images (a new <see cref="ImplementationVersion"/>) must miss the old entries too.
+    /// hash. Another backbone (other files, weights or input) misses every entry, and so does a change to how images are
+    /// decoded for it (a new <see cref="ImplementationVersion"/>).
     /// </summary>
-    public string BackboneKey => ContentHash.OfText($"{ImageNetResNet18.Fingerprint}:{ImageNetResNet18.Input}:v{ImplementationVersion}");
+    /// <exception cref="PipelineException">The backbone is another dataset's export, and it has none.</exception>
+    public string BackboneKey => ContentHash.OfText($"{Backbones.Key(_context.Dataset.Transfer!, _context.ArtifactsDirectory)}:v{ImplementationVersion}");
 
     internal string RecordsFolder => Path.Combine(_context.ArtifactsDirectory, RecordsStage.Output);
 
     internal string CachePath => Path.Combine(_context.ArtifactsDirectory, CacheFolder);
 
     public StageDeclaration Declare() => new(
-        [.. TrainStage.RecordInputs(RecordsFolder)],
+        [.. TrainStage.RecordInputs(RecordsFolder), .. Backbones.Inputs(_context.Dataset.Transfer!, _context.ArtifactsDirectory)],
         new JsonObject
         {
             ["transfer"] = new JsonObject { ["from"] = _context.Dataset.Transfer!.From },
-            ["backbone"] = ImageNetResNet18.Fingerprint,
+            ["backbone"] = Backbones.Parameters(_context.Dataset.Transfer!),
         },
         [Output]);
 

@@ -100,7 +100,8 @@ internal static class HeadTrainer
         Directory.CreateDirectory(folder);
         head.eval();
         File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(head));
-        var card = TransferHead.Card(labels.Labels, transfer.TrainSteps, run.ResumeKey);
+        var manifest = BottlenecksManifest.Read(Path.Combine(bottlenecksFolder, BottlenecksStage.ManifestName));
+        var card = TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey);
         File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
         File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
             System.Text.Json.JsonSerializer.SerializeToNode(history, HistoryJson.Options), indented: true));

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Microsoft.ML.OnnxRuntime;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Onnx;
@@ -16,10 +15,10 @@ namespace Pipeline.Training.Transfer;
 /// </summary>
 /// <remarks>
 /// The two files are joined into one graph with <see cref="OnnxGraph.Append"/>, carried to our opset, with the batch
-/// left free: the bottlenecks are computed by exactly the graph an export then ends with a head. Run by ONNX Runtime;
-/// thread-safe.
+/// left free: an <see cref="OnnxBackbone"/>, so the bottlenecks are computed by exactly the graph an export then ends
+/// with a head.
 /// </remarks>
-public sealed class ImageNetResNet18 : IDisposable
+public static class ImageNetResNet18
 {
     public const string PackageId = "microsoft.ml.dnnimagefeaturizer.resnet18";
     public const string PackageVersion = "0.23.1";
@@ -30,16 +29,6 @@ public sealed class ImageNetResNet18 : IDisposable
     private const string BackboneFile = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
     private const string PreprocessSha256 = "84bf8def78d0befaa3f6e73745d57d7016c6a192ead76f79686bd438c1047004";
     private const string BackboneSha256 = "e2552f19db2dfdb01b3669537b6a0f1b44da38d18279535492ed5dfc2ef1ff8f";
-    private const string InputName = "image";
-    private const string OutputName = "bottleneck";
-
-    private readonly InferenceSession _session;
-
-    private ImageNetResNet18(InferenceSession session, string folder)
-    {
-        _session = session;
-        Folder = folder;
-    }
 
     /// <summary>What the backbone reads: RGB 224×224, values 0..255 (mean 0, std 1/255 in our normalization's terms).</summary>
     public static InputSpec Input { get; } = new(3, Size, [0f], [1f / 255f]);
@@ -53,58 +42,34 @@ public sealed class ImageNetResNet18 : IDisposable
             ? folder
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
-    /// <summary>The package's folder the model was read from.</summary>
-    public string Folder { get; }
-
+    /// <summary>The backbone, ready to compute bottlenecks or be appended to a head's graph.</summary>
     /// <param name="packagesFolder">Where to look instead of <see cref="PackagesFolder"/>.</param>
     /// <param name="threads">ONNX Runtime threads per run; 0 lets it choose (one per core).</param>
     /// <exception cref="PipelineException">The package is not restored, or a file is not the one pinned.</exception>
-    public static ImageNetResNet18 Open(string? packagesFolder = null, int threads = 0)
+    public static OnnxBackbone Open(string? packagesFolder = null, int threads = 0)
     {
-        var root = PackageFolder(packagesFolder);
-        var graph = new OnnxGraph("imagenet-resnet18");
-        var input = graph.Input(InputName, "batch", 3, Size, Size);
-        graph.Output(AppendTo(graph, input, OutputName, packagesFolder), "batch", BottleneckSize);
-        var model = graph.ToModel("pipeline", "imagenet-resnet18");
-        using var options = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        return new ImageNetResNet18(new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model), options), root);
+        // The files are read and checked here, so a missing or altered one is reported before any work.
+        return new OnnxBackbone(Core.Datasets.TransferBackbones.ImageNetResNet18, Input, BottleneckSize,
+            (graph, input) => AppendTo(graph, input, packagesFolder), threads);
     }
+
+    /// <summary>Where the package's files are looked for.</summary>
+    public static string Folder(string? packagesFolder = null) => PackageFolder(packagesFolder);
 
     /// <summary>
     /// Appends preprocessing and the backbone to <paramref name="graph"/>, reading <paramref name="input"/> [batch, 3,
-    /// 224, 224] (RGB, 0..255), and writes the bottleneck [batch, 512] as <paramref name="output"/>.
+    /// 224, 224] (RGB, 0..255), and returns the bottleneck's name [batch, 512].
     /// </summary>
     /// <exception cref="PipelineException">The package is not restored, a file is not the one pinned, or it is not the graph expected.</exception>
-    public static string AppendTo(OnnxGraph graph, string input, string output, string? packagesFolder = null)
+    private static string AppendTo(OnnxGraph graph, string input, string? packagesFolder)
     {
-        ArgumentNullException.ThrowIfNull(graph);
         var root = PackageFolder(packagesFolder);
         var preprocessPath = Checked(Path.Combine(root, PreprocessFile), PreprocessSha256);
         var backbonePath = Checked(Path.Combine(root, BackboneFile), BackboneSha256);
         var preprocessed = Append(graph, preprocessPath, "preprocess/", input, "OriginalInput", "PreprocessedInput");
         var pooled = Append(graph, backbonePath, "resnet18/", preprocessed, "Input247", "Pooling395_Output_0");
-        return graph.Node("Flatten", [pooled], output, OnnxGraph.Int("axis", 1));
+        return graph.Node("Flatten", [pooled], "resnet18/bottleneck", OnnxGraph.Int("axis", 1));
     }
-
-    /// <summary>The 512 bottleneck values of one image: 3 × 224 × 224 floats, RGB planes, values 0..255.</summary>
-    public float[] Bottleneck(float[] image) => Bottlenecks(image, 1);
-
-    /// <summary>The bottlenecks of <paramref name="count"/> images laid one after another: 512 values each.</summary>
-    public float[] Bottlenecks(float[] images, int count)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        if (count < 1 || images.Length != count * Input.ValuesPerImage)
-        {
-            throw new ArgumentException($"{images.Length} values for {count} image(s); the backbone reads {Input.ValuesPerImage} (3 × {Size} × {Size}) each", nameof(images));
-        }
-        long[] shape = [count, 3, Size, Size];
-        using var runOptions = new RunOptions();
-        using var input = OrtValue.CreateTensorValueFromMemory(images, shape);
-        using var features = _session.Run(runOptions, [InputName], [input], [OutputName]);
-        return features[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    public void Dispose() => _session.Dispose();
 
     private static string PackageFolder(string? packagesFolder) => Path.Combine(packagesFolder ?? PackagesFolder, PackageId, PackageVersion);
 

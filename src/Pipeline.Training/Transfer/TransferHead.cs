@@ -5,22 +5,24 @@ using static TorchSharp.torch;
 namespace Pipeline.Training.Transfer;
 
 /// <summary>
-/// The layer transfer learning trains: logits = bottleneck · Wᵀ + b, a torch.nn.Linear(512, classes), as
+/// The layer transfer learning trains: logits = bottleneck · Wᵀ + b, a torch.nn.Linear(bottleneck size, classes), as
 /// retrain.py's final_training_ops (weights drawn from a normal of deviation 0.001 truncated at two deviations,
 /// biases zero). Saved in TorchSharp's format as train/model.bin; exported as safetensors "weight" and "bias".
 /// </summary>
 public static class TransferHead
 {
-    /// <summary>The architecture a transferred model's card names: the backbone it reads bottlenecks from, plus this head.</summary>
-    public const string Architecture = "imagenet-resnet18+linear";
+    private const string Suffix = "+linear";
 
-    public static bool IsTransfer(string architecture) => architecture == Architecture;
+    /// <summary>The architecture a transferred model's card names: the backbone it reads bottlenecks from (transfer.from), plus this head.</summary>
+    public static string Architecture(string backbone) => backbone + Suffix;
 
-    /// <summary>What a transferred model reads, as an export serves it: the backbone's input.</summary>
-    public static TrainedModel Card(IReadOnlyList<string> classes, int steps, string lineage)
+    public static bool IsTransfer(string architecture) => architecture.EndsWith(Suffix, StringComparison.Ordinal);
+
+    /// <summary>A transferred model's card: it reads what the backbone reads, as its export is served.</summary>
+    public static TrainedModel Card(BottlenecksManifest bottlenecks, IReadOnlyList<string> classes, int steps, string lineage)
     {
-        var input = ImageNetResNet18.Input;
-        return new TrainedModel(Architecture, classes, input.Channels, input.Size, [.. input.Mean.Select(m => (double)m)],
+        var input = bottlenecks.Input;
+        return new TrainedModel(Architecture(bottlenecks.Backbone), classes, input.Channels, input.Size, [.. input.Mean.Select(m => (double)m)],
             [.. input.Std.Select(s => (double)s)], steps, lineage);
     }
 

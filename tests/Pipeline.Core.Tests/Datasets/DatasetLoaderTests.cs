@@ -37,7 +37,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { "from": "imagenet-resnet152" } }""");
 
-        Assert.Contains("transfer.from is \"imagenet-resnet152\"; the backbones to transfer from: imagenet-resnet18", error.Message);
+        Assert.Contains("transfer.from is \"imagenet-resnet152\"; transfer from imagenet-resnet18, or dataset:NAME (the latest export of datasets/NAME)", error.Message);
     }
 
     [Fact]

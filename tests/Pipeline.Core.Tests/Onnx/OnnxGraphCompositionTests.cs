@@ -4,10 +4,11 @@ using Pipeline.Core.Onnx.Proto;
 namespace Pipeline.Core.Tests.Onnx;
 
 /// <summary>
-/// Joining another model's graph into ours, as the ImageNet backbone is joined into a transferred model. That ONNX
-/// Runtime runs the joined graph and agrees with the original files is checked on the real backbone (Training tests).
+/// Joining another model's graph into ours, as a backbone is joined into a transferred model, and cutting a classifier
+/// before its last layer. That ONNX Runtime runs the results and agrees with the originals is checked on real models
+/// (Training tests).
 /// </summary>
-public sealed class OnnxGraphAppendTests
+public sealed class OnnxGraphCompositionTests
 {
     /// <summary>An opset-8 model: X → Split (sizes as an attribute) → BatchNormalization (spatial) on one half → Add the other.</summary>
     private static ModelProto OldModel(long spatial = 1, string op = "BatchNormalization")
@@ -91,5 +92,28 @@ public sealed class OnnxGraphAppendTests
         var error = Assert.Throws<NotSupportedException>(() => graph.Append(OldModel(spatial: 0), "old/", new Dictionary<string, string> { ["X"] = input }));
 
         Assert.Contains("spatial = 0", error.Message);
+    }
+
+    [Fact]
+    public void Up_to_a_value_keeps_only_the_nodes_and_weights_that_compute_it()
+    {
+        var graph = new OnnxGraph("classifier");
+        var x = graph.Input("input", "batch", 4);
+        var w1 = graph.Weight("w1", new float[16], 4, 4);
+        var hidden = graph.Node("Relu", [graph.Node("Gemm", [x, w1], "h0", OnnxGraph.Int("transB", 1))], "features");
+        var w2 = graph.Weight("w2", new float[8], 2, 4);
+        var logits = graph.Node("Gemm", [hidden, w2], "logits", OnnxGraph.Int("transB", 1));
+        graph.Node("Softmax", [logits], "probabilities", OnnxGraph.Int("axis", 1));
+        graph.Output("probabilities", "batch", 2);
+        var model = graph.ToModel("test", "1");
+
+        var backbone = OnnxGraph.UpTo(model, "features", "batch", 4);
+
+        Assert.Equal(["Gemm", "Relu"], backbone.Graph.Node.Select(n => n.OpType));
+        Assert.Equal(["w1"], backbone.Graph.Initializer.Select(t => t.Name));
+        Assert.Equal(["input"], backbone.Graph.Input.Select(i => i.Name));
+        Assert.Equal("features", backbone.Graph.Output.Single().Name);
+        Assert.Equal(4, model.Graph.Node.Count); // the original is left whole
+        Assert.Throws<ArgumentException>(() => OnnxGraph.UpTo(model, "nowhere"));
     }
 }

@@ -45,7 +45,9 @@ internal static class ShapesDataset
     /// the first <paramref name="perClass"/> train images of each class; the test split takes <paramref name="testPerClass"/>.
     /// </summary>
     /// <param name="transfer">More keys of the transfer section, e.g. <c>"train_steps": 300,</c></param>
-    public static string WriteTransfer(TempDirectory dir, int perClass, int testPerClass = 3, string transfer = "", string sections = "", string name = "shapes-transfer")
+    /// <param name="from">transfer.from: the ImageNet backbone, or "dataset:NAME".</param>
+    public static string WriteTransfer(TempDirectory dir, int perClass, int testPerClass = 3, string transfer = "", string sections = "", string name = "shapes-transfer",
+        string from = "imagenet-resnet18")
     {
         if (!File.Exists(dir.Combine($"data/{name}/train-images")))
         {
@@ -63,7 +65,7 @@ internal static class ShapesDataset
                 },
                 "class_names": ["diagonal", "horizontal", "vertical"]
               },
-              "transfer": { {{transfer}} "from": "imagenet-resnet18", "train_steps": 100, "batch_size": 8, "steps_per_eval": 50, "threads": 1 },
+              "transfer": { {{transfer}} "from": "{{from}}", "train_steps": 100, "batch_size": 8, "steps_per_eval": 50, "threads": 1 },
               {{sections}}
               "evaluate": { "batch_size": 32 }
             }

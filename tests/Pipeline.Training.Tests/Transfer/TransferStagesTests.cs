@@ -87,7 +87,7 @@ public sealed class TransferStagesTests : IDisposable
         var lines = string.Join("\n", _log);
         Assert.Matches(@"step 100: train accuracy [0-9.]+%, cross entropy [0-9.]+, test accuracy [0-9.]+% \(N=9\)", lines);
         var trained = TrainedModel.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output));
-        Assert.Equal(TransferHead.Architecture, trained.Architecture);
+        Assert.Equal("imagenet-resnet18+linear", trained.Architecture);
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, "eval", "metrics.json")))!;
         Assert.Equal(9, metrics["examples"]!.GetValue<int>());
 
@@ -97,7 +97,7 @@ public sealed class TransferStagesTests : IDisposable
         Assert.True(report["max_probability_difference"]!.GetValue<double>() <= 1e-4);
 
         var exported = ExportedModel.Open(Path.Combine(pipeline.ArtifactsDirectory, ExportStage.Output));
-        Assert.Equal(TransferHead.Architecture, exported.Card.Architecture);
+        Assert.Equal("imagenet-resnet18+linear", exported.Card.Architecture);
         Assert.Equal([3, 224], new[] { exported.Card.Input.Channels, exported.Card.Input.Size });
         using var classifier = OnnxClassifier.Load(exported, threads: 1);
         await using var server = await PredictionServer.StartAsync(classifier, new ServerOptions("shapes", "127.0.0.1", 0));
@@ -121,5 +121,78 @@ public sealed class TransferStagesTests : IDisposable
             Assert.Equal(3, probabilities.Count);
             Assert.Equal(1, probabilities.Sum(), 4);
         });
+    }
+
+    [Fact]
+    public void Another_datasets_export_cut_before_its_classifier_is_a_backbone_to_transfer_from()
+    {
+        // The upstream: a cnn on the shapes, exported.
+        var upstream = Open(ShapesDataset.Write(_dir, train: 30, test: 30, sections: "\"export\": { \"min_accuracy\": 0 },"));
+        upstream.Run("labels", false);
+        upstream.Run("records", false);
+        FixedModel.WriteTrained(upstream);
+        upstream.Engine.Run(upstream.Stage("evaluate"));
+        upstream.Engine.Run(upstream.Stage("export"));
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "dataset:shapes",
+            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var pipeline = Open(name);
+
+        Build(pipeline, "smokepredict");
+
+        var exported = ExportedModel.Open(Path.Combine(pipeline.ArtifactsDirectory, ExportStage.Output));
+        Assert.Equal("dataset:shapes+linear", exported.Card.Architecture);
+        Assert.Equal(FixedModel.Parameters.InputSize, exported.Card.Input.Size);
+        Assert.Equal(1, exported.Card.Input.Channels);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, SmokePredictStage.Output, SmokePredictStage.ReportName)))!;
+        Assert.All(report["checks"]!.AsArray(), c => Assert.True(c!["passed"]!.GetValue<bool>(), c["check"]!.GetValue<string>()));
+
+        // The cut is right: the upstream's own classifier (fc2) on the backbone's bottleneck gives the upstream's predictions.
+        var original = ExportedModel.Open(Path.Combine(upstream.ArtifactsDirectory, ExportStage.Output));
+        using var backbone = Backbones.Open(pipeline.Dataset.Transfer!, pipeline.ArtifactsDirectory, threads: 1);
+        using var classifier = OnnxClassifier.Load(original, threads: 1);
+        var weights = SafetensorsValues(original.WeightsPath, "fc2.weight");
+        var bias = SafetensorsValues(original.WeightsPath, "fc2.bias");
+        var images = Enumerable.Range(0, 3).Select(ShapesDataset.Png).ToList();
+        var decoder = new Core.Images.InputImageDecoder(backbone.Input);
+        foreach (var (png, i) in images.Select((png, i) => (png, i)))
+        {
+            var input = new float[backbone.Input.ValuesPerImage];
+            decoder.Decode(png, input, $"shape {i}");
+            var bottleneck = backbone.Bottleneck(input);
+            var expected = classifier.Predict([png], [$"shape {i}"])[0].Probabilities;
+            var logits = Enumerable.Range(0, bias.Length).Select(c => bias[c] + Enumerable.Range(0, bottleneck.Length).Sum(k => weights[c * bottleneck.Length + k] * bottleneck[k])).ToArray();
+            var max = logits.Max();
+            var exp = logits.Select(l => Math.Exp(l - max)).ToArray();
+            var probabilities = exp.Select(e => e / exp.Sum()).ToArray();
+            for (var c = 0; c < probabilities.Length; c++)
+            {
+                Assert.Equal(expected[c], probabilities[c], 4);
+            }
+        }
+    }
+
+    [Fact]
+    public void Transferring_from_a_dataset_with_no_export_says_to_build_it_first()
+    {
+        var pipeline = Open(ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "dataset:nothing-here"));
+        pipeline.Run("labels", false);
+        pipeline.Run("records", false);
+
+        const string advice = "transfer.from is dataset:nothing-here, which has no export yet: build it first (./build.sh --dataset=nothing-here --target=Export)";
+        Assert.Contains($"nothing-here/export/latest missing: {advice}", StatusOf(pipeline, "bottlenecks"));
+        var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Run("bottlenecks", false));
+
+        Assert.Contains(advice, error.Message);
+    }
+
+    /// <summary>One tensor of a safetensors file, as floats (little-endian F32, as every export writes).</summary>
+    private static float[] SafetensorsValues(string path, string name)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var headerLength = (int)BitConverter.ToUInt64(bytes, 0);
+        var header = JsonNode.Parse(System.Text.Encoding.UTF8.GetString(bytes, 8, headerLength))!;
+        var offsets = header[name]!["data_offsets"]!.AsArray().Select(o => o!.GetValue<long>()).ToArray();
+        var start = 8 + headerLength + (int)offsets[0];
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan(start, (int)(offsets[1] - offsets[0]))).ToArray();
     }
 }
