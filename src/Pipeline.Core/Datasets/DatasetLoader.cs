@@ -126,13 +126,39 @@ public static class DatasetLoader
         if (d.Transfer is { } transfer)
         {
             var upstream = TransferBackbones.Dataset(transfer.From);
-            if (transfer.From != TransferBackbones.ImageNetResNet18 && upstream is null)
+            var weights = TransferBackbones.Weights(transfer.From);
+            if (transfer.From != TransferBackbones.ImageNetResNet18 && upstream is null && weights is null)
             {
                 throw new PipelineException($"transfer.from is \"{transfer.From}\"; transfer from {TransferBackbones.Known}", path);
             }
             if (upstream is not null && (!IsArtifactsName(upstream) || upstream == d.Name))
             {
                 throw new PipelineException($"transfer.from names dataset \"{upstream}\": give another dataset's name, as in its dataset.json", path);
+            }
+            if (weights is null && (transfer.Architecture is not null || transfer.InputSize is not null || transfer.Channels is not null || transfer.Normalization is not null))
+            {
+                throw new PipelineException("transfer.architecture, input_size, channels and normalization describe a weights file; with transfer.from " +
+                    $"\"{transfer.From}\" the backbone says them itself: remove them", path);
+            }
+            if (weights is not null)
+            {
+                if (weights.Length == 0 || Path.GetExtension(weights).ToLowerInvariant() is not (".pt" or ".pth" or ".safetensors"))
+                {
+                    throw new PipelineException($"transfer.from names the weights file \"{weights}\": give a .pt, .pth or .safetensors state dict", path);
+                }
+                if (transfer.Architecture is not ("cnn" or "resnet18" or "resnet34" or "resnet50"))
+                {
+                    throw new PipelineException($"transfer.architecture is {(transfer.Architecture is null ? "missing" : $"\"{transfer.Architecture}\"")}: "
+                        + "say which network the weights file holds: cnn, resnet18, resnet34 or resnet50", path);
+                }
+                if (transfer.Architecture == "cnn" && (transfer.InputSize is null || transfer.Normalization is null))
+                {
+                    throw new PipelineException("transfer.input_size and transfer.normalization are needed for a cnn's weights: the size and normalization it was trained with", path);
+                }
+                if (transfer.Channels is not (null or 1 or 3) || (transfer.Channels == 1 && transfer.Architecture != "cnn") || transfer.InputSize is < 1)
+                {
+                    throw new PipelineException($"transfer.channels is {transfer.Channels} and input_size {transfer.InputSize}: the ResNets read 3 channels, a cnn 1 or 3, at a positive size", path);
+                }
             }
             if (transfer.TrainSteps < 1 || transfer.BatchSize < 1 || transfer.StepsPerEval < 1)
             {

@@ -6,8 +6,24 @@ namespace Pipeline.Core.Datasets;
 /// </summary>
 public sealed record TransferParameters
 {
-    /// <summary>The frozen backbone: "imagenet-resnet18" (the ImageNet ResNet-18 that ML.NET ships as ONNX).</summary>
+    /// <summary>
+    /// The frozen backbone: "imagenet-resnet18" (the ImageNet ResNet-18 that ML.NET ships as ONNX), "dataset:NAME"
+    /// (another dataset's latest export), or "weights:PATH" (a PyTorch state dict, .pt/.pth, or safetensors, of
+    /// <see cref="Architecture"/>).
+    /// </summary>
     public required string From { get; init; }
+
+    /// <summary>For "weights:": the network the state dict is of: cnn, resnet18, resnet34 or resnet50.</summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>For "weights:": the image size the network reads (default 224 for the ResNets).</summary>
+    public int? InputSize { get; init; }
+
+    /// <summary>For "weights:" with cnn: 1 or 3 (the ResNets read 3).</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>For "weights:": the normalization the network was trained with (default ImageNet's for the ResNets).</summary>
+    public NormalizationParameters? Normalization { get; init; }
 
     /// <summary>Head training steps, each on a random batch of train bottlenecks.</summary>
     public int TrainSteps { get; init; } = 4000;

@@ -46,9 +46,11 @@ internal static class ExportRunner
         var safetensors = Path.Combine(run.OutputRoot, "weights.tmp");
         if (Transfer.TransferHead.IsTransfer(trained.Architecture))
         {
-            using var backbone = Transfer.Backbones.Open(context.Dataset.Transfer
-                ?? throw new PipelineException($"the model was trained by transfer ({trained.Architecture}), but the dataset has no transfer section now; rebuild Train", context.Dataset.DefinitionPath),
-                context.ArtifactsDirectory);
+            if (context.Dataset.Transfer is null)
+            {
+                throw new PipelineException($"the model was trained by transfer ({trained.Architecture}), but the dataset has no transfer section now; rebuild Train", context.Dataset.DefinitionPath);
+            }
+            using var backbone = Transfer.Backbones.Open(context.Dataset, context.ArtifactsDirectory);
             if (backbone.Input != input)
             {
                 throw new PipelineException($"the backbone now reads {backbone.Input}, but the head was trained on bottlenecks of {input}; rebuild Bottlenecks and Train", DisplayPath.FromCurrentDirectory(stage.TrainFolder));

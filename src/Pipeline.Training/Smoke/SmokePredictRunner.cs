@@ -196,9 +196,11 @@ internal static class SmokePredictRunner
     private static float[] TransferProbabilities(StageContext context, ExportedModel exported, IReadOnlyList<SampleImage> sample)
     {
         var card = exported.Card;
-        var transfer = context.Dataset.Transfer
-            ?? throw new PipelineException($"the export is a transferred model ({card.Architecture}), but the dataset has no transfer section now; rebuild it", context.Dataset.DefinitionPath);
-        using var backbone = Transfer.Backbones.Open(transfer, context.ArtifactsDirectory);
+        if (context.Dataset.Transfer is null)
+        {
+            throw new PipelineException($"the export is a transferred model ({card.Architecture}), but the dataset has no transfer section now; rebuild it", context.Dataset.DefinitionPath);
+        }
+        using var backbone = Transfer.Backbones.Open(context.Dataset, context.ArtifactsDirectory);
         using var head = nn.Linear(backbone.Dimension, card.Classes.Count);
         head.load_safetensors(exported.WeightsPath);
         head.eval();

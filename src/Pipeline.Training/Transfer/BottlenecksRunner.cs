@@ -79,7 +79,7 @@ internal static class BottlenecksRunner
         var seconds = clock.Elapsed.TotalSeconds;
         run.Log($"  {computed:N0} {(computed == 1 ? "bottleneck" : "bottlenecks")} computed, {reused:N0} reused from {DisplayPath.FromCurrentDirectory(stage.CachePath)}"
             + (computed > 0 ? $"; {computed / seconds:0.0} images/s on {threads} thread(s)" : ""));
-        new BottlenecksManifest(transfer.From, Backbones.InputOf(transfer, context.ArtifactsDirectory), dimension ?? 0, manifest)
+        new BottlenecksManifest(transfer.From, Backbones.InputOf(context.Dataset, context.ArtifactsDirectory), dimension ?? 0, manifest)
             .Write(Path.Combine(folder, BottlenecksStage.ManifestName));
     }
 
@@ -111,8 +111,8 @@ internal static class BottlenecksRunner
     private static OnnxBackbone Open(StageContext context, StageRun run, int threads)
     {
         var clock = Stopwatch.StartNew();
-        var backbone = Backbones.Open(context.Dataset.Transfer!, context.ArtifactsDirectory, threads);
-        run.Log($"  backbone: {Backbones.Describe(context.Dataset.Transfer!, context.ArtifactsDirectory)}, {backbone.Dimension} values per image, read in {clock.Elapsed.TotalSeconds:0.0} s");
+        var backbone = Backbones.Open(context.Dataset, context.ArtifactsDirectory, threads);
+        run.Log($"  backbone: {Backbones.Describe(context.Dataset, context.ArtifactsDirectory)}, {backbone.Dimension} values per image, read in {clock.Elapsed.TotalSeconds:0.0} s");
         return backbone;
     }
 }

@@ -33,18 +33,18 @@ public sealed class BottlenecksStage : IStage, IDescribesPendingWork
     /// decoded for it (a new <see cref="ImplementationVersion"/>).
     /// </summary>
     /// <exception cref="PipelineException">The backbone is another dataset's export, and it has none.</exception>
-    public string BackboneKey => ContentHash.OfText($"{Backbones.Key(_context.Dataset.Transfer!, _context.ArtifactsDirectory)}:v{ImplementationVersion}");
+    public string BackboneKey => ContentHash.OfText($"{Backbones.Key(_context.Dataset, _context.ArtifactsDirectory)}:v{ImplementationVersion}");
 
     internal string RecordsFolder => Path.Combine(_context.ArtifactsDirectory, RecordsStage.Output);
 
     internal string CachePath => Path.Combine(_context.ArtifactsDirectory, CacheFolder);
 
     public StageDeclaration Declare() => new(
-        [.. TrainStage.RecordInputs(RecordsFolder), .. Backbones.Inputs(_context.Dataset.Transfer!, _context.ArtifactsDirectory)],
+        [.. TrainStage.RecordInputs(RecordsFolder), .. Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)],
         new JsonObject
         {
             ["transfer"] = new JsonObject { ["from"] = _context.Dataset.Transfer!.From },
-            ["backbone"] = Backbones.Parameters(_context.Dataset.Transfer!),
+            ["backbone"] = Backbones.Parameters(_context.Dataset),
         },
         [Output]);
 

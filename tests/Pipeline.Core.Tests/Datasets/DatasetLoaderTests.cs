@@ -37,7 +37,19 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { "from": "imagenet-resnet152" } }""");
 
-        Assert.Contains("transfer.from is \"imagenet-resnet152\"; transfer from imagenet-resnet18, or dataset:NAME (the latest export of datasets/NAME)", error.Message);
+        Assert.Contains("transfer.from is \"imagenet-resnet152\"; transfer from imagenet-resnet18, dataset:NAME (the latest export of datasets/NAME), or weights:PATH", error.Message);
+    }
+
+    [Theory]
+    [InlineData("\"from\": \"weights:w.pt\"", "transfer.architecture is missing: say which network the weights file holds")]
+    [InlineData("\"from\": \"weights:w.onnx\", \"architecture\": \"cnn\"", "give a .pt, .pth or .safetensors state dict")]
+    [InlineData("\"from\": \"weights:w.pt\", \"architecture\": \"cnn\"", "transfer.input_size and transfer.normalization are needed for a cnn's weights")]
+    [InlineData("\"from\": \"imagenet-resnet18\", \"architecture\": \"cnn\"", "describe a weights file")]
+    public void A_weights_source_says_what_it_lacks(string transfer, string expected)
+    {
+        var error = LoadFails($$"""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { {{transfer}} } }""");
+
+        Assert.Contains(expected, error.Message);
     }
 
     [Fact]

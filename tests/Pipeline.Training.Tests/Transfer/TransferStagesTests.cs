@@ -148,7 +148,7 @@ public sealed class TransferStagesTests : IDisposable
 
         // The cut is right: the upstream's own classifier (fc2) on the backbone's bottleneck gives the upstream's predictions.
         var original = ExportedModel.Open(Path.Combine(upstream.ArtifactsDirectory, ExportStage.Output));
-        using var backbone = Backbones.Open(pipeline.Dataset.Transfer!, pipeline.ArtifactsDirectory, threads: 1);
+        using var backbone = Backbones.Open(pipeline.Dataset, pipeline.ArtifactsDirectory, threads: 1);
         using var classifier = OnnxClassifier.Load(original, threads: 1);
         var weights = SafetensorsValues(original.WeightsPath, "fc2.weight");
         var bias = SafetensorsValues(original.WeightsPath, "fc2.bias");
@@ -183,6 +183,54 @@ public sealed class TransferStagesTests : IDisposable
         var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Run("bottlenecks", false));
 
         Assert.Contains(advice, error.Message);
+    }
+
+    [Fact]
+    public void A_state_dict_file_of_one_of_our_architectures_is_a_backbone_to_transfer_from()
+    {
+        // torch.save(model.state_dict(), "cnn.pt"), as PyTorch writes it.
+        Directory.CreateDirectory(_dir.Combine("weights"));
+        TorchSharp.torch.manual_seed(7);
+        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
+        {
+            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_py(cnn, _dir.Combine("weights/cnn.pt"));
+        }
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "weights:../../weights/cnn.pt",
+            transfer: "\"architecture\": \"cnn\", \"input_size\": 16, \"normalization\": { \"mean\": [0.2], \"std\": [0.35] },",
+            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var pipeline = Open(name);
+
+        Assert.Contains("21 bottlenecks computed", Build(pipeline, "smokepredict"));
+
+        var exported = ExportedModel.Open(Path.Combine(pipeline.ArtifactsDirectory, ExportStage.Output));
+        Assert.Equal("weights:../../weights/cnn.pt+linear", exported.Card.Architecture);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, SmokePredictStage.Output, SmokePredictStage.ReportName)))!;
+        Assert.All(report["checks"]!.AsArray(), c => Assert.True(c!["passed"]!.GetValue<bool>(), c["check"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void A_state_dict_that_does_not_fit_the_architecture_lists_the_missing_and_unexpected_keys_and_keeps_the_cache()
+    {
+        // A cnn's weights, said to be a resnet18's.
+        Directory.CreateDirectory(_dir.Combine("weights"));
+        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
+        {
+            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_safetensors(cnn, _dir.Combine("weights/cnn.safetensors"));
+        }
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 2);
+        var pipeline = Open(name);
+        Build(pipeline, "bottlenecks");
+        var cached = Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, BottlenecksStage.CacheFolder), "*", SearchOption.AllDirectories).Length;
+        pipeline = Open(ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "weights:../../weights/cnn.safetensors", transfer: "\"architecture\": \"resnet18\","));
+
+        var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Run("bottlenecks", false));
+
+        Assert.Equal(_dir.Combine("weights/cnn.safetensors"), error.Location);
+        Assert.Contains("the state dict does not fit resnet18 (transfer.architecture). ", error.Message);
+        Assert.Matches(@"\. \d+ missing keys: fc\.bias, fc\.weight, layer1\.0\.bn1\.bias, ", error.Message);
+        Assert.Contains(". 9 unexpected keys: bn2.bias, bn2.running_mean, bn2.running_var, bn2.weight, conv2.weight, fc1.bias, fc1.weight, fc2.bias, and 1 more. ", error.Message);
+        Assert.Contains("conv1.weight is [24, 1, 3, 3] in the file, [64, 3, 7, 7] in resnet18", error.Message);
+        Assert.Equal(cached, Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, BottlenecksStage.CacheFolder), "*", SearchOption.AllDirectories).Length);
     }
 
     /// <summary>One tensor of a safetensors file, as floats (little-endian F32, as every export writes).</summary>
