@@ -10,7 +10,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var stage = new Argument<string>("stage") { Description = "Stage to build: labels, records, train, evaluate, export or smokepredict" };
+        var stage = new Argument<string>("stage") { Description = "Stage to build: labels, records, bottlenecks (transfer datasets), train, evaluate, export or smokepredict" };
         var dataset = CommonOptions.Dataset();
         var root = CommonOptions.Root();
         var force = new Option<bool>("--force") { Description = "Re-run the named stage even if it is fresh" };
