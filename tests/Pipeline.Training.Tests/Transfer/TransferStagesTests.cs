@@ -233,6 +233,21 @@ public sealed class TransferStagesTests : IDisposable
         Assert.Equal(cached, Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, BottlenecksStage.CacheFolder), "*", SearchOption.AllDirectories).Length);
     }
 
+    [Fact]
+    public void A_graph_that_does_not_end_in_a_classifier_gives_no_backbone_and_is_named()
+    {
+        // An image in, a per-pixel map out: no Gemm before the Softmax, so no vector per image to cut at.
+        var graph = new Core.Onnx.OnnxGraph("segmenter");
+        var x = graph.Input(ModelCard.OnnxInput, "batch", 1, 16, 16);
+        graph.Node("Softmax", [graph.Node("Relu", [x], "map")], ModelCard.OnnxOutput, Core.Onnx.OnnxGraph.Int("axis", 1));
+        graph.Output(ModelCard.OnnxOutput, "batch", 1, 16, 16);
+
+        var error = Assert.Throws<Core.Engine.PipelineException>(() => Backbones.CutBeforeClassifier(graph.ToModel("test", "1"), "segmenter.onnx"));
+
+        Assert.Equal("segmenter.onnx", error.Location);
+        Assert.Contains("does not end in a classifier (Gemm, then Softmax answering \"probabilities\"): no backbone to cut from it", error.Message);
+    }
+
     /// <summary>One tensor of a safetensors file, as floats (little-endian F32, as every export writes).</summary>
     private static float[] SafetensorsValues(string path, string name)
     {
