@@ -38,6 +38,12 @@ sed 's/"per_class": 50/"per_class": 60/' datasets/fashion-poets/dataset.json > "
 poets60=$(timed poets60 smokepredict "$work/poets60/dataset.json")
 "$pipeline" run export --dataset fashion-five --artifacts "$work/artifacts" --cache "$repo/artifacts/.cache" > "$work/five.log" 2>&1
 transfer=$(timed transfer smokepredict fashion-transfer)
+# The same, with the backbone's last block (the cnn's fc1) fine-tuned after the head.
+mkdir -p "$work/tuned"
+sed -e 's/"name": "fashion-transfer"/"name": "fashion-transfer-tuned"/' \
+    -e 's/"seed": 42$/"seed": 42, "fine_tune": { "steps": 300, "batch_size": 32, "learning_rate": 0.001 }/' \
+    datasets/fashion-transfer/dataset.json > "$work/tuned/dataset.json"
+tuned=$(timed tuned smokepredict "$work/tuned/dataset.json")
 if [ -n "$scratch_runs" ]; then
   poets_scratch=$(timed poets-scratch evaluate fashion-poets-scratch)
   transfer_scratch=$(timed transfer-scratch evaluate fashion-transfer-scratch)
@@ -48,6 +54,7 @@ echo "| | transfer: accuracy | transfer: wall time | from scratch, same architec
 echo "| --- | --- | --- | --- | --- |"
 echo "| fashion-poets (ImageNet ResNet-18 → 10 classes, 50 images each, 1,000 test images) | ${poets_accuracy} | ${poets} s | ${scratch_runs:+$(accuracy fashion-poets-scratch)} | ${scratch_runs:+${poets_scratch} s} |"
 echo "| fashion-transfer (fashion-five's cnn → the other 5 classes, 50 images each, 1,000 test images) | $(accuracy fashion-transfer) | ${transfer} s | ${scratch_runs:+$(accuracy fashion-transfer-scratch)} | ${scratch_runs:+${transfer_scratch} s} |"
+echo "| fashion-transfer with fine_tune (fc1 and the head, 300 steps of 32 images) | $(accuracy fashion-transfer-tuned) | ${tuned} s | | |"
 echo
 echo "fashion-poets bottlenecks: $(grab poets '[0-9.]+ images/s on [0-9]+ thread\(s\)'); head training: $(grab poets '[0-9,]+ steps in [0-9.]+ s \([0-9]+ steps/s\)')"
 echo "fashion-poets after adding 10 images per class: ${poets60} s against ${poets} s the first time; $(grab poets60 '[0-9,]+ bottlenecks? computed, [0-9,]+ reused')"

@@ -160,6 +160,17 @@ public static class DatasetLoader
                     throw new PipelineException($"transfer.channels is {transfer.Channels} and input_size {transfer.InputSize}: the ResNets read 3 channels, a cnn 1 or 3, at a positive size", path);
                 }
             }
+            if (transfer.FineTune is { } fineTune)
+            {
+                if (weights is null && upstream is null)
+                {
+                    throw new PipelineException($"transfer.fine_tune trains the backbone's last block, which needs a backbone TorchSharp can train: weights:PATH or dataset:NAME, not {transfer.From}", path);
+                }
+                if (fineTune.Steps < 1 || fineTune.BatchSize < 1 || !(fineTune.LearningRate > 0) || !double.IsFinite(fineTune.LearningRate))
+                {
+                    throw new PipelineException("transfer.fine_tune.steps and batch_size must be at least 1, and learning_rate positive", path);
+                }
+            }
             if (transfer.TrainSteps < 1 || transfer.BatchSize < 1 || transfer.StepsPerEval < 1)
             {
                 throw new PipelineException("transfer.train_steps, transfer.batch_size and transfer.steps_per_eval must be at least 1", path);

@@ -43,4 +43,21 @@ public sealed record TransferParameters
 
     /// <summary>Threads for the backbone (ONNX Runtime) and the head (TorchSharp); 0 means one per core.</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// After the head: train the backbone's last block (a ResNet's layer4, the cnn's fc1) with the head, on the
+    /// images, at a low learning rate. Only for backbones TorchSharp can train: "weights:" and "dataset:" sources.
+    /// </summary>
+    public FineTuneParameters? FineTune { get; init; }
+}
+
+/// <summary>transfer.fine_tune: training the backbone's last block after the head, the rest still frozen.</summary>
+public sealed record FineTuneParameters
+{
+    public int Steps { get; init; } = 300;
+
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>SGD with momentum 0.9; low, so the trained block moves only a little from where it was.</summary>
+    public double LearningRate { get; init; } = 0.001;
 }

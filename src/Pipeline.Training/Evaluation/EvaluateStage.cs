@@ -39,9 +39,10 @@ public sealed class EvaluateStage : IStage
             StageInput.File($"{TrainStage.Output}/{TrainedModel.CardName}", Path.Combine(TrainFolder, TrainedModel.CardName)),
             StageInput.File($"{TrainStage.Output}/{TrainedModel.HistoryName}", Path.Combine(TrainFolder, TrainedModel.HistoryName)),
         };
-        inputs.AddRange(_context.Dataset.Transfer is null
-            ? TrainStage.RecordInputs(RecordsFolder)
-            : TrainStage.BottleneckInputs(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output)));
+        // A transferred head is measured on the bottlenecks; any other model (a fine-tuned one too) on the records.
+        inputs.AddRange(_context.Dataset.Transfer is { FineTune: null }
+            ? TrainStage.BottleneckInputs(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output))
+            : TrainStage.RecordInputs(RecordsFolder));
         return new StageDeclaration(
             inputs,
             new JsonObject

@@ -39,9 +39,14 @@ public sealed class TrainStage : IStage
     {
         if (_context.Dataset.Transfer is { } transfer)
         {
-            // A transfer dataset trains its head on the bottlenecks, never touching the records.
+            // A transfer dataset trains its head on the bottlenecks; fine-tuning the backbone's last block also reads
+            // the images and the backbone's weights.
             return new StageDeclaration(
-                [StageInput.File("labels.txt", LabelsPath), .. BottleneckInputs(BottlenecksFolder)],
+                [
+                    StageInput.File("labels.txt", LabelsPath),
+                    .. BottleneckInputs(BottlenecksFolder),
+                    .. transfer.FineTune is null ? [] : RecordInputs(RecordsFolder).Concat(Transfer.Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)),
+                ],
                 new JsonObject { ["transfer"] = JsonSerializer.SerializeToNode(transfer, DatasetLoader.Options) },
                 [Output]);
         }

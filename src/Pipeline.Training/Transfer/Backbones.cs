@@ -115,6 +115,30 @@ internal static class Backbones
             (graph, image) => graph.Append(backbone, "backbone/", new Dictionary<string, string> { [ModelCard.OnnxInput] = image })[0], threads);
     }
 
+    /// <summary>
+    /// The backbone as weights of one of our architectures, for fine-tuning in TorchSharp: the weights file, or the
+    /// other dataset's exported safetensors. The caller disposes the tensors.
+    /// </summary>
+    /// <exception cref="PipelineException">The ImageNet backbone (ONNX only), or an export that is not of our architectures.</exception>
+    public static (string Architecture, InputSpec Input, Dictionary<string, TorchSharp.torch.Tensor> Weights) Trainable(DatasetDefinition dataset, string artifactsDirectory)
+    {
+        var transfer = Transfer(dataset);
+        if (WeightsFile(dataset) is { } weights)
+        {
+            return (transfer.Architecture!, WeightsInput(transfer), StateDictFile.Read(weights));
+        }
+        if (ExportFolder(dataset, artifactsDirectory) is not { } folder)
+        {
+            throw new PipelineException($"transfer.fine_tune needs a backbone TorchSharp can train; {transfer.From} is ONNX only", dataset.DefinitionPath);
+        }
+        var exported = OpenExport(transfer, folder);
+        if (exported.Card.Architecture is not ("cnn" or "resnet18" or "resnet34" or "resnet50"))
+        {
+            throw new PipelineException($"transfer.fine_tune trains one of our architectures (cnn, resnet18, resnet34, resnet50); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
+        }
+        return (exported.Card.Architecture, exported.Card.Input, StateDictFile.Read(exported.WeightsPath));
+    }
+
     /// <summary>Where the backbone comes from, for a person: the package folder, the export version, or the weights file.</summary>
     public static string Describe(DatasetDefinition dataset, string artifactsDirectory)
     {

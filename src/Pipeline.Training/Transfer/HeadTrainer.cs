@@ -99,9 +99,23 @@ internal static class HeadTrainer
         var folder = run.PathOf(TrainStage.Output);
         Directory.CreateDirectory(folder);
         head.eval();
-        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(head));
+        if (transfer.FineTune is not null)
+        {
+            // The head trained, the backbone's last block follows: the outputs are then an ordinary model of the backbone's architecture.
+            var tuned = FineTuner.Run(context, run, head, labels.Labels, heldOutSplit, transfer.TrainSteps, log);
+            using (tuned.Model)
+            {
+                Write(folder, Trainer.ModelBytes(tuned.Model), tuned.Card, [.. history, .. tuned.History]);
+            }
+            return;
+        }
         var manifest = BottlenecksManifest.Read(Path.Combine(bottlenecksFolder, BottlenecksStage.ManifestName));
-        var card = TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey);
+        Write(folder, Trainer.ModelBytes(head), TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey), history);
+    }
+
+    private static void Write(string folder, byte[] weights, TrainedModel card, IReadOnlyList<HistoryPoint> history)
+    {
+        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), weights);
         File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
         File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
             System.Text.Json.JsonSerializer.SerializeToNode(history, HistoryJson.Options), indented: true));

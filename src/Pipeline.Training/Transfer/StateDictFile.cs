@@ -41,7 +41,8 @@ internal static class StateDictFile
         }
     }
 
-    private static Dictionary<string, Tensor> Read(string path)
+    /// <summary>The file's tensors by name; the caller disposes them.</summary>
+    internal static Dictionary<string, Tensor> Read(string path)
     {
         if (!File.Exists(path))
         {

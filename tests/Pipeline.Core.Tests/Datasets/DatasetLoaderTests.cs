@@ -45,6 +45,7 @@ public sealed class DatasetLoaderTests : IDisposable
     [InlineData("\"from\": \"weights:w.onnx\", \"architecture\": \"cnn\"", "give a .pt, .pth or .safetensors state dict")]
     [InlineData("\"from\": \"weights:w.pt\", \"architecture\": \"cnn\"", "transfer.input_size and transfer.normalization are needed for a cnn's weights")]
     [InlineData("\"from\": \"imagenet-resnet18\", \"architecture\": \"cnn\"", "describe a weights file")]
+    [InlineData("\"from\": \"imagenet-resnet18\", \"fine_tune\": {}", "transfer.fine_tune trains the backbone's last block, which needs a backbone TorchSharp can train")]
     public void A_weights_source_says_what_it_lacks(string transfer, string expected)
     {
         var error = LoadFails($$"""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { {{transfer}} } }""");

@@ -209,6 +209,35 @@ public sealed class TransferStagesTests : IDisposable
     }
 
     [Fact]
+    public void Fine_tuning_trains_the_last_block_and_the_head_and_leaves_the_rest_as_the_weights_file_has_it()
+    {
+        Directory.CreateDirectory(_dir.Combine("weights"));
+        TorchSharp.torch.manual_seed(7);
+        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
+        {
+            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_safetensors(cnn, _dir.Combine("weights/cnn.safetensors"));
+        }
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "weights:../../weights/cnn.safetensors",
+            transfer: "\"architecture\": \"cnn\", \"input_size\": 16, \"normalization\": { \"mean\": [0.2], \"std\": [0.35] }, \"fine_tune\": { \"steps\": 20, \"batch_size\": 6 },",
+            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var pipeline = Open(name);
+
+        Build(pipeline, "smokepredict");
+
+        Assert.Contains(_log, l => l.Contains("fine-tuning fc1 and the head of cnn", StringComparison.Ordinal));
+        Assert.Contains(_log, l => l.Contains("fine-tune step 20: train accuracy", StringComparison.Ordinal));
+        var trained = TrainedModel.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output));
+        Assert.Equal("cnn", trained.Architecture);
+        Assert.Equal(120, trained.Steps); // 100 head steps, then 20 of fine-tuning
+        var exported = ExportedModel.Open(Path.Combine(pipeline.ArtifactsDirectory, ExportStage.Output));
+        Assert.Equal(SafetensorsValues(_dir.Combine("weights/cnn.safetensors"), "conv2.weight"), SafetensorsValues(exported.WeightsPath, "conv2.weight"));
+        Assert.Equal(SafetensorsValues(_dir.Combine("weights/cnn.safetensors"), "bn1.running_mean"), SafetensorsValues(exported.WeightsPath, "bn1.running_mean"));
+        Assert.NotEqual(SafetensorsValues(_dir.Combine("weights/cnn.safetensors"), "fc1.weight"), SafetensorsValues(exported.WeightsPath, "fc1.weight"));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, SmokePredictStage.Output, SmokePredictStage.ReportName)))!;
+        Assert.All(report["checks"]!.AsArray(), c => Assert.True(c!["passed"]!.GetValue<bool>(), c["check"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void A_state_dict_that_does_not_fit_the_architecture_lists_the_missing_and_unexpected_keys_and_keeps_the_cache()
     {
         // A cnn's weights, said to be a resnet18's.

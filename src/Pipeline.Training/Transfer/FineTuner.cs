@@ -1,0 +1,156 @@
+using System.Globalization;
+using Pipeline.Core.Build;
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
+using Pipeline.Core.Records;
+using Pipeline.Training.Data;
+using Pipeline.Training.Models;
+using Pipeline.Training.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pipeline.Training.Transfer;
+
+/// <summary>
+/// transfer.fine_tune: after the head, the backbone's last block (a ResNet's layer4, the cnn's fc1) is trained with
+/// the head on the images, at a low learning rate, everything before it frozen. The result is an ordinary model of
+/// the backbone's architecture with the new classes, so Evaluate, Export and SmokePredict take it as any other.
+/// </summary>
+/// <remarks>
+/// The model runs in evaluation mode throughout: batch normalization keeps the statistics the backbone was trained
+/// with and dropout is off, which is what a few hundred images can afford; only the block's and the head's weights move.
+/// </remarks>
+internal static class FineTuner
+{
+    public sealed record Result(nn.Module<Tensor, Tensor> Model, TrainedModel Card, IReadOnlyList<HistoryPoint> History);
+
+    public static Result Run(StageContext context, StageRun run, TorchSharp.Modules.Linear head, IReadOnlyList<string> classes, string heldOutSplit,
+        int firstStep, TrainingLog log)
+    {
+        var transfer = context.Dataset.Transfer!;
+        var fineTune = transfer.FineTune!;
+        var (architecture, input, weights) = Backbones.Trainable(context.Dataset, context.ArtifactsDirectory);
+        nn.Module<Tensor, Tensor> model;
+        try
+        {
+            model = Assemble(architecture, input, weights, head, classes.Count);
+        }
+        finally
+        {
+            foreach (var tensor in weights.Values)
+            {
+                tensor.Dispose();
+            }
+        }
+        var block = architecture == "cnn" ? "fc1." : "layer4.";
+        var classifier = architecture == "cnn" ? "fc2." : "fc.";
+        var trainable = new List<TorchSharp.Modules.Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            parameter.requires_grad = name.StartsWith(block, StringComparison.Ordinal) || name.StartsWith(classifier, StringComparison.Ordinal);
+            if (parameter.requires_grad)
+            {
+                trainable.Add(parameter);
+            }
+        }
+
+        var records = RecordsManifest.Read(Path.Combine(context.ArtifactsDirectory, RecordsStage.Output));
+        var options = new PipelineOptions(fineTune.BatchSize, ShuffleBuffer: 1024, transfer.Seed, Augment: null, Workers: 1);
+        var train = new RecordPipeline(records.ShardPaths("train"), input, options);
+        var heldOut = new RecordPipeline(records.ShardPaths(heldOutSplit), input, options);
+        if (train.StepsPerEpoch == 0)
+        {
+            throw new PipelineException($"the train split has {train.ExampleCount} examples, fewer than one batch of {fineTune.BatchSize}; lower transfer.fine_tune.batch_size", context.Dataset.DefinitionPath);
+        }
+        log.Line($"fine-tuning {block.TrimEnd('.')} and the head of {architecture}: {trainable.Sum(p => p.numel()):N0} weights, {fineTune.Steps:N0} steps of {fineTune.BatchSize} images, "
+            + $"SGD with momentum at {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}");
+        using var optimizer = new Optimizer("sgd", trainable, momentum: 0.9, nesterov: false, weightDecay: 0) { LearningRate = fineTune.LearningRate };
+        var history = new List<HistoryPoint>();
+        var (lossSum, correct, seen) = (0.0, 0L, 0L);
+        var every = Math.Max(1, Math.Min(transfer.StepsPerEval, fineTune.Steps));
+        var step = 0;
+        var window = System.Diagnostics.Stopwatch.StartNew();
+        model.eval();
+        foreach (var batch in train.Training(0, run.Cancellation))
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
+                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
+                optimizer.ZeroGrad();
+                var logits = model.forward(images);
+                var loss = nn.functional.cross_entropy(logits, labels);
+                loss.backward();
+                optimizer.Step();
+                lossSum += loss.item<float>() * batch.Count;
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += batch.Count;
+            }
+            step++;
+            if (step % every == 0 || step == fineTune.Steps)
+            {
+                var (evalLoss, evalAccuracy) = Measure(model, heldOut, input, run.Cancellation);
+                var point = new HistoryPoint(firstStep + step, lossSum / seen, (double)correct / seen, evalLoss, evalAccuracy, fineTune.LearningRate);
+                history.Add(point);
+                log.Evaluated(point, seen / Math.Max(window.Elapsed.TotalSeconds, 1e-9));
+                log.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"fine-tune step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.ExampleCount})"));
+                (lossSum, correct, seen) = (0, 0, 0);
+                window.Restart();
+            }
+            if (step >= fineTune.Steps)
+            {
+                break;
+            }
+        }
+        var card = new TrainedModel(architecture, classes, input.Channels, input.Size, [.. input.Mean.Select(m => (double)m)], [.. input.Std.Select(s => (double)s)],
+            firstStep + fineTune.Steps, run.ResumeKey);
+        return new Result(model, card, history);
+    }
+
+    /// <summary>The backbone's architecture for the new classes: its weights, with the trained head as its classifier.</summary>
+    private static nn.Module<Tensor, Tensor> Assemble(string architecture, InputSpec input, IReadOnlyDictionary<string, Tensor> weights,
+        TorchSharp.Modules.Linear head, int classes)
+    {
+        var model = ModelFactory.Create(new TrainParameters { Model = architecture, Channels = input.Channels, InputSize = input.Size }, classes);
+        var classifier = architecture == "cnn" ? "fc2" : "fc";
+        using var noGrad = torch.no_grad();
+        foreach (var (name, tensor) in model.state_dict())
+        {
+            var source = name == $"{classifier}.weight" ? head.weight
+                : name == $"{classifier}.bias" ? head.bias
+                : weights.TryGetValue(name, out var weight) ? weight
+                : name.EndsWith(".num_batches_tracked", StringComparison.Ordinal) ? null
+                : throw new PipelineException($"the backbone's weights have no {name}; they do not fit {architecture}");
+            if (source is not null)
+            {
+                tensor.copy_(source);
+            }
+        }
+        return model;
+    }
+
+    /// <summary>Mean loss and accuracy over every example of the held-out split.</summary>
+    private static (double Loss, double Accuracy) Measure(nn.Module<Tensor, Tensor> model, RecordPipeline data, InputSpec input, CancellationToken cancellation)
+    {
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        using var noGrad = torch.no_grad();
+        foreach (var batch in data.Evaluation(cancellation))
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
+                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
+                var logits = model.forward(images);
+                lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += batch.Count;
+            }
+        }
+        return seen == 0 ? (0, 0) : (lossSum / seen, (double)correct / seen);
+    }
+}
