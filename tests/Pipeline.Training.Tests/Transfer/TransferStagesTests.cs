@@ -263,6 +263,29 @@ public sealed class TransferStagesTests : IDisposable
     }
 
     [Fact]
+    public void A_record_whose_image_cannot_be_decoded_names_its_shard_and_offset_and_keeps_the_cache()
+    {
+        var pipeline = Open(ShapesDataset.WriteTransfer(_dir, perClass: 2));
+        Build(pipeline, "bottlenecks");
+        var cacheFolder = Path.Combine(pipeline.ArtifactsDirectory, BottlenecksStage.CacheFolder);
+        var cached = Directory.GetFiles(cacheFolder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        // The train shard rewritten with one record whose bytes claim to be a PNG and are not one.
+        var shard = Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, "records"), "train-*.tfrecord").Single();
+        var image = new Core.Images.EncodedImage("not an image"u8.ToArray(), "PNG", 16, 16, 1, "Grayscale");
+        using (var writer = Core.Records.TfRecordWriter.Create(shard))
+        {
+            writer.Write(Core.Records.ExampleBuilder.Build(image, 1, "diagonal", "broken.png"));
+        }
+
+        var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Engine.Run(pipeline.Stage("bottlenecks")));
+
+        Assert.Equal(shard, error.Location);
+        Assert.Contains("record at byte 0: ", error.Message);
+        Assert.Contains("rebuild the records with --target=Records --force", error.Message);
+        Assert.Equal(cached, Directory.GetFiles(cacheFolder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void A_graph_that_does_not_end_in_a_classifier_gives_no_backbone_and_is_named()
     {
         // An image in, a per-pixel map out: no Gemm before the Softmax, so no vector per image to cut at.
