@@ -128,11 +128,18 @@ public sealed class Trainer
     public (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, CancellationToken cancellation)
     {
         model.eval();
+        return Measure(model, _eval, cancellation);
+    }
+
+    /// <summary>Mean loss and top-1 accuracy of the model, in the mode it is in, over every example of <paramref name="data"/>.</summary>
+    /// <exception cref="PipelineException">The split has no examples.</exception>
+    internal static (double Loss, double Accuracy) Measure(nn.Module<Tensor, Tensor> model, RecordPipeline data, CancellationToken cancellation)
+    {
         double lossSum = 0;
         long correct = 0, seen = 0;
-        var input = _eval.Input;
+        var input = data.Input;
         using var noGrad = torch.no_grad();
-        foreach (var batch in _eval.Evaluation(cancellation))
+        foreach (var batch in data.Evaluation(cancellation))
         {
             using (batch)
             using (var scope = NewDisposeScope())

@@ -91,7 +91,7 @@ internal static class FineTuner
             step++;
             if (step % every == 0 || step == fineTune.Steps)
             {
-                var (evalLoss, evalAccuracy) = Measure(model, heldOut, input, run.Cancellation);
+                var (evalLoss, evalAccuracy) = Trainer.Measure(model, heldOut, run.Cancellation);
                 var point = new HistoryPoint(firstStep + step, lossSum / seen, (double)correct / seen, evalLoss, evalAccuracy, fineTune.LearningRate);
                 history.Add(point);
                 log.Evaluated(point, seen / Math.Max(window.Elapsed.TotalSeconds, 1e-9));
@@ -130,27 +130,5 @@ internal static class FineTuner
             }
         }
         return model;
-    }
-
-    /// <summary>Mean loss and accuracy over every example of the held-out split.</summary>
-    private static (double Loss, double Accuracy) Measure(nn.Module<Tensor, Tensor> model, RecordPipeline data, InputSpec input, CancellationToken cancellation)
-    {
-        double lossSum = 0;
-        long correct = 0, seen = 0;
-        using var noGrad = torch.no_grad();
-        foreach (var batch in data.Evaluation(cancellation))
-        {
-            using (batch)
-            using (var scope = NewDisposeScope())
-            {
-                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
-                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                var logits = model.forward(images);
-                lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-                correct += logits.argmax(1).eq(labels).sum().item<long>();
-                seen += batch.Count;
-            }
-        }
-        return seen == 0 ? (0, 0) : (lossSum / seen, (double)correct / seen);
     }
 }

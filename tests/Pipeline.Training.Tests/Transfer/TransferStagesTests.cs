@@ -38,6 +38,32 @@ public sealed class TransferStagesTests : IDisposable
         return _log.LastOrDefault(l => l.Contains("reused from", StringComparison.Ordinal)) ?? "(Bottlenecks did not run)";
     }
 
+    /// <summary>transfer keys describing <see cref="CnnWeights"/>'s network.</summary>
+    private const string CnnInput = "\"architecture\": \"cnn\", \"input_size\": 16, \"normalization\": { \"mean\": [0.2], \"std\": [0.35] },";
+
+    /// <summary>Gates that let an untrained model through Export and SmokePredict.</summary>
+    private const string Lenient = "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },";
+
+    /// <summary>
+    /// A cnn's seeded initial weights as a state dict file under weights/: PyTorch's pickle format for .pt (as
+    /// torch.save(model.state_dict()) writes it), else safetensors. Returns transfer.from for it.
+    /// </summary>
+    private string CnnWeights(string file)
+    {
+        Directory.CreateDirectory(_dir.Combine("weights"));
+        TorchSharp.torch.manual_seed(7);
+        using var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length);
+        if (file.EndsWith(".pt", StringComparison.Ordinal))
+        {
+            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_py(cnn, _dir.Combine($"weights/{file}"));
+        }
+        else
+        {
+            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_safetensors(cnn, _dir.Combine($"weights/{file}"));
+        }
+        return $"weights:../../weights/{file}";
+    }
+
     private string StatusOf(DatasetPipeline pipeline, string stage) =>
         DatasetPipeline.Describe(pipeline.Status().Single(s => s.Stage == stage));
 
@@ -79,7 +105,7 @@ public sealed class TransferStagesTests : IDisposable
     [Fact]
     public async Task A_transferred_model_exports_smoke_predicts_and_serves_over_http()
     {
-        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, sections: Lenient);
         var pipeline = Open(name);
 
         Build(pipeline, "smokepredict");
@@ -133,8 +159,7 @@ public sealed class TransferStagesTests : IDisposable
         FixedModel.WriteTrained(upstream);
         upstream.Engine.Run(upstream.Stage("evaluate"));
         upstream.Engine.Run(upstream.Stage("export"));
-        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "dataset:shapes",
-            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "dataset:shapes", sections: Lenient);
         var pipeline = Open(name);
 
         Build(pipeline, "smokepredict");
@@ -188,16 +213,7 @@ public sealed class TransferStagesTests : IDisposable
     [Fact]
     public void A_state_dict_file_of_one_of_our_architectures_is_a_backbone_to_transfer_from()
     {
-        // torch.save(model.state_dict(), "cnn.pt"), as PyTorch writes it.
-        Directory.CreateDirectory(_dir.Combine("weights"));
-        TorchSharp.torch.manual_seed(7);
-        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
-        {
-            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_py(cnn, _dir.Combine("weights/cnn.pt"));
-        }
-        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "weights:../../weights/cnn.pt",
-            transfer: "\"architecture\": \"cnn\", \"input_size\": 16, \"normalization\": { \"mean\": [0.2], \"std\": [0.35] },",
-            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: CnnWeights("cnn.pt"), transfer: CnnInput, sections: Lenient);
         var pipeline = Open(name);
 
         Assert.Contains("21 bottlenecks computed", Build(pipeline, "smokepredict"));
@@ -211,15 +227,8 @@ public sealed class TransferStagesTests : IDisposable
     [Fact]
     public void Fine_tuning_trains_the_last_block_and_the_head_and_leaves_the_rest_as_the_weights_file_has_it()
     {
-        Directory.CreateDirectory(_dir.Combine("weights"));
-        TorchSharp.torch.manual_seed(7);
-        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
-        {
-            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_safetensors(cnn, _dir.Combine("weights/cnn.safetensors"));
-        }
-        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: "weights:../../weights/cnn.safetensors",
-            transfer: "\"architecture\": \"cnn\", \"input_size\": 16, \"normalization\": { \"mean\": [0.2], \"std\": [0.35] }, \"fine_tune\": { \"steps\": 20, \"batch_size\": 6 },",
-            sections: "\"export\": { \"min_accuracy\": 0 }, \"smoke\": { \"accuracy_tolerance\": 1 },");
+        var name = ShapesDataset.WriteTransfer(_dir, perClass: 4, from: CnnWeights("cnn.safetensors"),
+            transfer: CnnInput + "\"fine_tune\": { \"steps\": 20, \"batch_size\": 6 },", sections: Lenient);
         var pipeline = Open(name);
 
         Build(pipeline, "smokepredict");
@@ -240,17 +249,12 @@ public sealed class TransferStagesTests : IDisposable
     [Fact]
     public void A_state_dict_that_does_not_fit_the_architecture_lists_the_missing_and_unexpected_keys_and_keeps_the_cache()
     {
-        // A cnn's weights, said to be a resnet18's.
-        Directory.CreateDirectory(_dir.Combine("weights"));
-        using (var cnn = global::Pipeline.Training.Models.ModelFactory.Create(FixedModel.Parameters, ShapesDataset.Classes.Length))
-        {
-            TorchSharp.PyBridge.PyBridgeModuleExtensions.save_safetensors(cnn, _dir.Combine("weights/cnn.safetensors"));
-        }
         var name = ShapesDataset.WriteTransfer(_dir, perClass: 2);
         var pipeline = Open(name);
         Build(pipeline, "bottlenecks");
         var cached = Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, BottlenecksStage.CacheFolder), "*", SearchOption.AllDirectories).Length;
-        pipeline = Open(ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "weights:../../weights/cnn.safetensors", transfer: "\"architecture\": \"resnet18\","));
+        // A cnn's weights, said to be a resnet18's.
+        pipeline = Open(ShapesDataset.WriteTransfer(_dir, perClass: 2, from: CnnWeights("cnn.safetensors"), transfer: "\"architecture\": \"resnet18\","));
 
         var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Run("bottlenecks", false));
 
