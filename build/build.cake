@@ -94,7 +94,14 @@ var bottlenecks = StageTask("Bottlenecks", "Records");
 var upstream = Pipeline().Dataset.Transfer is { } transfer ? TransferBackbones.Dataset(transfer.From) : null;
 if (upstream is not null && Array.IndexOf(stages, target == "Release" ? "SmokePredict" : target) >= Array.IndexOf(stages, "Bottlenecks"))
 {
-    Task("Backbone").Does(() =>
+    // Checked here first, in this process, as the stage tasks are: a fresh upstream costs no process start.
+    DatasetPipeline upstreamPipeline = null;
+    bool UpstreamStale()
+    {
+        upstreamPipeline ??= Chain.Open(root, upstream, message => Information(message), cache: cache);
+        return upstreamPipeline.Chain("export").Any(stage => !upstreamPipeline.Engine.Check(stage).IsFresh);
+    }
+    Task("Backbone").WithCriteria(() => UpstreamStale(), $"{upstream}, whose export {dataset} transfers from, is up to date").Does(() =>
     {
         Information($"{Pipeline().Dataset.Name} transfers from {upstream}'s export: building {upstream} up to Export");
         var arguments = new ProcessArgumentBuilder().Append("run").Append("export").Append("--dataset").AppendQuoted(upstream).Append("--root").AppendQuoted(root);
