@@ -50,13 +50,8 @@ internal static class TrainRunner
         var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
         var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log).Run(run.Cancellation);
 
-        var folder = run.PathOf(TrainStage.Output);
-        Directory.CreateDirectory(folder);
-        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(result.Model));
-        var card = TrainedModel.From(train, channels, labels.Labels, run.ResumeKey);
-        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
-        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
-            System.Text.Json.JsonSerializer.SerializeToNode(result.History, HistoryJson.Options), indented: true));
+        TrainedModel.From(train, channels, labels.Labels, run.ResumeKey)
+            .Write(run.PathOf(TrainStage.Output), Trainer.ModelBytes(result.Model), result.History);
         result.Model.Dispose();
         run.Log($"  peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB");
     }

@@ -19,6 +19,16 @@ public sealed record TrainedModel(string Architecture, IReadOnlyList<string> Cla
     public static TrainedModel From(TrainParameters train, int channels, IReadOnlyList<string> classes, string lineage) =>
         new(train.Model, classes, channels, train.InputSize, train.Normalization.Mean, train.Normalization.Std, train.TrainSteps, lineage);
 
+    /// <summary>Writes the Train stage's outputs into <paramref name="folder"/>: the weights, this card, and the history.</summary>
+    public void Write(string folder, byte[] weights, IReadOnlyList<HistoryPoint> history)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, WeightsName), weights);
+        File.WriteAllText(Path.Combine(folder, CardName), CanonicalJson.Serialize(ToJson(), indented: true));
+        File.WriteAllText(Path.Combine(folder, HistoryName), CanonicalJson.Serialize(
+            System.Text.Json.JsonSerializer.SerializeToNode(history, HistoryJson.Options), indented: true));
+    }
+
     /// <summary>What the model reads, as the input pipeline and the serving path take it.</summary>
     public InputSpec Input => new(Channels, InputSize, [.. Mean.Select(m => (float)m)], [.. Std.Select(s => (float)s)]);
 

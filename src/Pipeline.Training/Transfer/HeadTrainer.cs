@@ -97,7 +97,6 @@ internal static class HeadTrainer
         log.Line($"trained the head {transfer.TrainSteps:N0} steps in {seconds:0.0} s ({transfer.TrainSteps / Math.Max(seconds, 1e-9):0} steps/s)");
 
         var folder = run.PathOf(TrainStage.Output);
-        Directory.CreateDirectory(folder);
         head.eval();
         if (transfer.FineTune is not null)
         {
@@ -105,20 +104,12 @@ internal static class HeadTrainer
             var tuned = FineTuner.Run(context, run, head, labels.Labels, heldOutSplit, transfer.TrainSteps, log);
             using (tuned.Model)
             {
-                Write(folder, Trainer.ModelBytes(tuned.Model), tuned.Card, [.. history, .. tuned.History]);
+                tuned.Card.Write(folder, Trainer.ModelBytes(tuned.Model), [.. history, .. tuned.History]);
             }
             return;
         }
         var manifest = BottlenecksManifest.Read(Path.Combine(bottlenecksFolder, BottlenecksStage.ManifestName));
-        Write(folder, Trainer.ModelBytes(head), TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey), history);
-    }
-
-    private static void Write(string folder, byte[] weights, TrainedModel card, IReadOnlyList<HistoryPoint> history)
-    {
-        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), weights);
-        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
-        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), CanonicalJson.Serialize(
-            System.Text.Json.JsonSerializer.SerializeToNode(history, HistoryJson.Options), indented: true));
+        TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey).Write(folder, Trainer.ModelBytes(head), history);
     }
 
     /// <summary>A split's bottlenecks, checked against labels.txt.</summary>

@@ -23,11 +23,7 @@ internal static class FixedModel
         classes ??= ShapesDataset.Classes;
         torch.manual_seed(seed);
         using var model = ModelFactory.Create(Parameters, classes.Length);
-        var folder = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output);
-        Directory.CreateDirectory(folder);
-        File.WriteAllBytes(Path.Combine(folder, TrainedModel.WeightsName), Trainer.ModelBytes(model));
-        var card = TrainedModel.From(Parameters, 1, classes, $"fixed-{seed}");
-        File.WriteAllText(Path.Combine(folder, TrainedModel.CardName), CanonicalJson.Serialize(card.ToJson(), indented: true));
-        File.WriteAllText(Path.Combine(folder, TrainedModel.HistoryName), "[]");
+        TrainedModel.From(Parameters, 1, classes, $"fixed-{seed}")
+            .Write(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output), Trainer.ModelBytes(model), []);
     }
 }
