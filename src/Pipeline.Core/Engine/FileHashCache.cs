@@ -45,13 +45,17 @@ public sealed class FileHashCache
         return cache;
     }
 
-    public string Hash(string path)
+    public string Hash(string path) =>
+        TryHash(path) ?? throw new FileNotFoundException($"{path}: file not found", path);
+
+    /// <summary>The file's content hash, or null when there is no such file (one stat either way).</summary>
+    public string? TryHash(string path)
     {
         var full = Path.GetFullPath(path);
         var info = new FileInfo(full);
         if (!info.Exists)
         {
-            throw new FileNotFoundException($"{path}: file not found", path);
+            return null;
         }
         var stamp = info.LastWriteTimeUtc.Ticks;
         _seen.TryAdd(full, 0);

@@ -41,11 +41,12 @@ public sealed class StageEngine
             var files = missing.Select(name => declaration.Inputs.OfType<FileInput>().First(i => i.Name == name)).ToList();
             var reason = StalenessReasons.Describe("input", [.. files.Select(i => Display(i.Path))], "missing");
             var hints = files.Select(i => i.WhenMissing).OfType<string>().Distinct().ToList();
-            return new Evaluation(new StageStatus(stage.Name, false, [hints.Count > 0 ? $"{reason}: {string.Join("; ", hints)}" : reason], ""), declaration, null);
+            return new Evaluation(new StageStatus(stage.Name, false, [hints.Count > 0 ? $"{reason}: {string.Join("; ", hints)}" : reason], ""), declaration, null, null);
         }
         var inputs = new SortedDictionary<string, string>(hashed!, StringComparer.Ordinal);
         var fingerprint = Fingerprint(stage, declaration.Parameters, inputs);
-        var entry = LockFile.Load(LockPath).Find(stage.Name);
+        var lockFile = LockFile.Load(LockPath);
+        var entry = lockFile.Find(stage.Name);
 
         var reasons = new List<string>();
         if (force)
@@ -55,7 +56,7 @@ public sealed class StageEngine
         if (entry is null)
         {
             reasons.Add("never built (no entry in pipeline.lock.json)");
-            return new Evaluation(new StageStatus(stage.Name, false, reasons, fingerprint), declaration, inputs);
+            return new Evaluation(new StageStatus(stage.Name, false, reasons, fingerprint), declaration, inputs, lockFile);
         }
 
         if (entry.Implementation != stage.ImplementationVersion)
@@ -78,12 +79,13 @@ public sealed class StageEngine
         {
             reasons.Add($"up to date ({Count(inputs.Count, "input")}, {Count(entry.Outputs.Count, "output")} unchanged)");
         }
-        return new Evaluation(new StageStatus(stage.Name, fresh, reasons, fingerprint), declaration, inputs);
+        return new Evaluation(new StageStatus(stage.Name, fresh, reasons, fingerprint), declaration, inputs, lockFile);
     }
 
     private static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
-    private sealed record Evaluation(StageStatus Status, StageDeclaration Declaration, SortedDictionary<string, string>? Inputs);
+    /// <param name="LockFile">As the check read it: only this engine writes it, and only while it holds the artifacts lock.</param>
+    private sealed record Evaluation(StageStatus Status, StageDeclaration Declaration, SortedDictionary<string, string>? Inputs, LockFile? LockFile);
 
     /// <summary>Runs the stage if it is stale (or forced): outputs are built in a temporary folder and renamed into place.</summary>
     /// <param name="starting">Told the verdict just before a stale stage starts, so the reason is shown before the work.</param>
@@ -91,14 +93,14 @@ public sealed class StageEngine
     {
         var clock = Stopwatch.StartNew();
         var phases = new PhaseTimer(clock);
-        var (status, declaration, inputs) = Evaluate(stage, force);
+        var (status, declaration, inputs, lockFile) = Evaluate(stage, force);
         phases.Mark("check");
         if (status.IsFresh)
         {
             return new StageOutcome(status, Ran: false, OutputsChanged: false, clock.Elapsed);
         }
         starting?.Invoke(status);
-        if (inputs is null)
+        if (inputs is null || lockFile is null)
         {
             throw new PipelineException($"cannot build {stage.Name}: {status.Summary}");
         }
@@ -107,6 +109,7 @@ public sealed class StageEngine
         var temp = Path.Combine(scratch, $"{stage.Name}-{Guid.NewGuid():N}");
         DeleteLeftovers(scratch);
         Directory.CreateDirectory(temp);
+        Task? replaced = null;
         try
         {
             // --force means "compute it again", so it never restores.
@@ -125,13 +128,13 @@ public sealed class StageEngine
                 outputs = HashOutputs(run, declaration.Outputs, stage.Name);
             }
             phases.Mark(restored is null ? "hash outputs" : "restore");
-            var lockFile = LockFile.Load(LockPath);
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
 
             // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
             // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
-            MoveIntoPlace(temp, declaration.Outputs, scratch);
+            // The replaced outputs are deleted on another thread while the lock file and the caches are written.
+            replaced = MoveIntoPlace(temp, declaration.Outputs, scratch);
             phases.Mark("move into place");
             foreach (var (relative, hash) in outputs.Where(p => p.Value != FolderMarker))
             {
@@ -148,11 +151,16 @@ public sealed class StageEngine
                 Store(stage, fingerprint, outputs);
                 phases.Mark("run-cache");
             }
+            WaitForDeletion(ref replaced, warn: true);
+            phases.Mark("delete replaced");
             phases.Report(stage.Name, _log);
             return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed, Restored: restored is not null);
         }
         finally
         {
+            // A failure after the move still waits for the deletion: nothing may touch the artifacts folder after
+            // Run returns.
+            WaitForDeletion(ref replaced, warn: false);
             if (Directory.Exists(temp))
             {
                 Directory.Delete(temp, recursive: true);
@@ -203,7 +211,7 @@ public sealed class StageEngine
         var hashes = new string?[inputs.Count];
         Parallel.For(0, inputs.Count, i => hashes[i] = inputs[i] switch
         {
-            FileInput file => File.Exists(file.Path) ? _hashes.Hash(file.Path) : null,
+            FileInput file => _hashes.TryHash(file.Path),
             ListingInput listing => ContentHash.OfText(string.Join('\n', listing.Entries)),
             _ => throw new NotSupportedException(inputs[i].GetType().Name),
         });
@@ -325,7 +333,8 @@ public sealed class StageEngine
         return result;
     }
 
-    private void MoveIntoPlace(string temp, IReadOnlyList<string> outputs, string scratch)
+    /// <summary>Renames the outputs into place and starts deleting the ones they replace; null when none were replaced.</summary>
+    private Task? MoveIntoPlace(string temp, IReadOnlyList<string> outputs, string scratch)
     {
         var trash = Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}");
         foreach (var output in outputs)
@@ -341,10 +350,27 @@ public sealed class StageEngine
             }
             Directory.Move(source, target);
         }
-        if (Directory.Exists(trash))
+        return Directory.Exists(trash) ? Task.Run(() => Directory.Delete(trash, recursive: true)) : null;
+    }
+
+    /// <summary>
+    /// Waits for the replaced outputs to be deleted. The stage is built and recorded by then, so a deletion that
+    /// failed is no failed build: its folder is left to the next run's DeleteLeftovers.
+    /// </summary>
+    private void WaitForDeletion(ref Task? deletion, bool warn)
+    {
+        try
         {
-            Directory.Delete(trash, recursive: true);
+            deletion?.Wait();
         }
+        catch (AggregateException e) when (e.InnerException is IOException or UnauthorizedAccessException)
+        {
+            if (warn)
+            {
+                _log($"warning: the outputs this run replaced were not all deleted ({e.InnerException.Message}); the next run deletes them");
+            }
+        }
+        deletion = null;
     }
 
     private static void DeleteLeftovers(string scratch)

@@ -209,6 +209,22 @@ public sealed class StageEngineTests : IDisposable
     }
 
     [Fact]
+    public void Replaced_outputs_are_gone_when_the_run_returns()
+    {
+        var stage = Built(new FakeStage("labels", _input));
+        File.AppendAllText(_input, "b.jpg,dog\n");
+
+        for (var run = 0; run < 5; run++)
+        {
+            _engine.Run(stage, force: true);
+
+            // Deleted on another thread while the lock file is written, but waited for.
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_artifacts, ".tmp")));
+        }
+        Assert.True(_engine.Check(stage).IsFresh);
+    }
+
+    [Fact]
     public void Stage_that_throws_on_its_first_build_leaves_no_output_and_no_lock_entry()
     {
         var stage = new FakeStage("labels", _input) { FailHalfway = true };
