@@ -210,65 +210,74 @@ public sealed class RecordsStage : IStage
 
     /// <summary>
     /// Writes a split's examples into its shards, shard k holding the k-th contiguous slice, as the reference
-    /// converter does. One parallel pass encodes the whole split (no core idles at shard boundaries); AsOrdered
-    /// hands results back in input order, so the bytes never depend on timing.
+    /// converter does. Every core encodes (no core idles at shard boundaries) and writes; each shard still gets
+    /// its examples in input order, so the bytes never depend on timing.
     /// </summary>
     private int WriteSplit(StageRun run, IReadOnlyList<string> shardNames, List<SourceExample> examples, LabelSet labels,
         ImageEncoder encoder, bool skipBad, List<Reject> rejects, SortedDictionary<string, int> counts)
     {
-        var encoded = examples.AsParallel().AsOrdered().WithCancellation(run.Cancellation)
-            .Select(example => Encode(example, labels, encoder, skipBad));
         var shardCount = shardNames.Count;
-        var shard = -1;
-        long end = 0;
-        var index = 0;
-        var written = 0;
-        TfRecordWriter? writer = null;
+        var shards = new ShardState[shardCount];
         try
         {
-            foreach (var (example, record, reject, failure) in encoded)
+            // Every shard is created, empty ones included, so a split always has all its files.
+            for (var shard = 0; shard < shardCount; shard++)
             {
-                // Failures come back in input order, so the one reported is always the first bad example.
-                if (failure is not null)
-                {
-                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-                }
-                // Opens every shard in turn, empty ones included, so a split always has all its files.
-                while (index >= end && shard < shardCount - 1)
-                {
-                    writer?.Dispose();
-                    shard++;
-                    end = (long)examples.Count * (shard + 1) / shardCount;
-                    writer = new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard])));
-                }
-                index++;
-                if (reject is not null)
-                {
-                    rejects.Add(reject);
-                    continue;
-                }
-                writer!.WriteFramed(record);
-                Buffers.Return(record.Array!);
-                counts[example.Label] = counts.GetValueOrDefault(example.Label) + 1;
-                written++;
+                shards[shard] = new ShardState(new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard]))));
             }
-            while (shard < shardCount - 1)
-            {
-                writer?.Dispose();
-                shard++;
-                writer = new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard])));
-            }
+            var ends = Enumerable.Range(0, shardCount).Select(shard => (int)((long)examples.Count * (shard + 1) / shardCount)).ToArray();
+            ParallelShards.Run(examples.Count, ends,
+                item => Encode(examples[item], labels, encoder, skipBad),
+                (shard, _, encoded) => shards[shard].Add(encoded),
+                run.Cancellation);
         }
         finally
         {
-            writer?.Dispose();
+            foreach (var shard in shards)
+            {
+                shard?.Writer.Dispose();
+            }
         }
-        return written;
+        foreach (var shard in shards)
+        {
+            rejects.AddRange(shard.Rejects);
+            foreach (var (label, count) in shard.Counts)
+            {
+                counts[label] = counts.GetValueOrDefault(label) + count;
+            }
+        }
+        return shards.Sum(shard => shard.Written);
     }
 
-    /// <summary>One example's result: its framed record, or why it was left out, or why the build must stop.</summary>
-    private readonly record struct Encoded(SourceExample Example, ArraySegment<byte> Record, Reject? Reject, PipelineException? Failure);
+    /// <summary>One shard's file and what went into it; used by one thread at a time.</summary>
+    private sealed class ShardState(TfRecordWriter writer)
+    {
+        public TfRecordWriter Writer { get; } = writer;
 
+        public int Written { get; private set; }
+
+        public Dictionary<string, int> Counts { get; } = new(StringComparer.Ordinal);
+
+        public List<Reject> Rejects { get; } = [];
+
+        public void Add(Encoded encoded)
+        {
+            if (encoded.Reject is not null)
+            {
+                Rejects.Add(encoded.Reject);
+                return;
+            }
+            Writer.WriteFramed(encoded.Record);
+            Buffers.Return(encoded.Record.Array!);
+            Counts[encoded.Example.Label] = Counts.GetValueOrDefault(encoded.Example.Label) + 1;
+            Written++;
+        }
+    }
+
+    /// <summary>One example's result: its framed record, or why it was left out.</summary>
+    private readonly record struct Encoded(SourceExample Example, ArraySegment<byte> Record, Reject? Reject);
+
+    /// <exception cref="PipelineException">The image is bad (and bad images stop the build), or cannot be fetched.</exception>
     private Encoded Encode(SourceExample example, LabelSet labels, ImageEncoder encoder, bool skipBad)
     {
         byte[]? read = null;
@@ -289,16 +298,11 @@ public sealed class RecordsStage : IStage
                 throw new NotSupportedException(example.Image.GetType().Name);
             }
             var record = ExampleBuilder.Build(image, labels.ClassId(example.Label), example.Label, example.Image.FileName);
-            return new Encoded(example, TfRecordWriter.Frame(record, Buffers), null, null);
+            return new Encoded(example, TfRecordWriter.Frame(record, Buffers), null);
         }
         catch (BadImageException e) when (skipBad)
         {
-            return new Encoded(example, default, new Reject(example.Origin, e.Problem), null);
-        }
-        catch (PipelineException e)
-        {
-            // Not thrown here: PLINQ would report whichever worker failed first in time, not the first example.
-            return new Encoded(example, default, null, e);
+            return new Encoded(example, default, new Reject(example.Origin, e.Problem));
         }
         finally
         {
