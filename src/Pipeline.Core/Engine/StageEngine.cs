@@ -363,14 +363,17 @@ public sealed class StageEngine
         {
             deletion?.Wait();
         }
-        catch (AggregateException e) when (e.InnerException is IOException or UnauthorizedAccessException)
+        catch (AggregateException e)
         {
             if (warn)
             {
-                _log($"warning: the outputs this run replaced were not all deleted ({e.InnerException.Message}); the next run deletes them");
+                _log($"warning: the outputs this run replaced were not all deleted ({e.InnerException?.Message}); the next run deletes them");
             }
         }
-        deletion = null;
+        finally
+        {
+            deletion = null;
+        }
     }
 
     private static void DeleteLeftovers(string scratch)

@@ -22,9 +22,10 @@ internal static class ParallelShards
     /// <param name="encode">Makes an item's result; runs on any thread, in any order.</param>
     /// <param name="write">Takes a shard's results in item order; never runs twice at once for the same shard.</param>
     /// <remarks>
-    /// When encoding or writing throws, no new work starts and the exception of the lowest item index is rethrown:
-    /// every chunk before a failing one was already taken and is finished, so that is always the first bad item,
-    /// whatever the timing.
+    /// When an item's encoding throws, the exception of the lowest item index is rethrown, whatever the timing: chunks
+    /// are taken in order, so every chunk before a failing one was taken, and a chunk taken is encoded up to its own
+    /// first failure. Writing stops at the first failure known; a write that throws (a full disk) is reported as it
+    /// comes, since writes after another failure are never made.
     /// </remarks>
     public static void Run<T>(int count, IReadOnlyList<int> shardEnds, Func<int, T> encode, Action<int, int, T> write,
         CancellationToken cancellation, int workers = 0)
@@ -48,6 +49,8 @@ internal static class ParallelShards
         private readonly object _failureGate = new();
         private int _next;
         private (int Index, ExceptionDispatchInfo Error)? _failure;
+        // The index of _failure, int.MaxValue while there is none: read without the lock to cut work short.
+        private int _failedAt = int.MaxValue;
 
         public Runner(int count, IReadOnlyList<int> shardEnds, Func<int, T> encode, Action<int, int, T> write, int workers, CancellationToken cancellation)
         {
@@ -87,11 +90,20 @@ internal static class ParallelShards
                 {
                     // Threads of their own, not the pool's: a busy pool (a test host, a build engine) would add
                     // workers only after its starvation delay, and the split would run on one core meanwhile.
-                    var helpers = Enumerable.Range(1, _workers - 1)
-                        .Select(_ => Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
-                        .ToArray();
-                    Work();
-                    Task.WaitAll(helpers);
+                    var helpers = new List<Task>(_workers - 1);
+                    try
+                    {
+                        for (var helper = 1; helper < _workers; helper++)
+                        {
+                            helpers.Add(Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                        }
+                        Work();
+                    }
+                    finally
+                    {
+                        // Nothing may outlive this call: the caller closes the shards' files once it returns.
+                        Task.WaitAll(helpers);
+                    }
                 }
             }
             _cancellation.ThrowIfCancellationRequested();
@@ -111,7 +123,9 @@ internal static class ParallelShards
                     return;
                 }
                 var index = Interlocked.Increment(ref _next) - 1;
-                if (index >= _chunks.Count || _stop.IsCancellationRequested)
+                // A chunk taken is encoded even after a later one failed: it may hold an earlier bad item. Only a
+                // failure before it makes it pointless.
+                if (index >= _chunks.Count || _cancellation.IsCancellationRequested || Volatile.Read(ref _failedAt) < _chunks[index].Start)
                 {
                     return;
                 }
@@ -119,9 +133,8 @@ internal static class ParallelShards
                 var results = new T[chunk.End - chunk.Start];
                 for (var item = chunk.Start; item < chunk.End; item++)
                 {
-                    if (_cancellation.IsCancellationRequested)
+                    if (_cancellation.IsCancellationRequested || Volatile.Read(ref _failedAt) < item)
                     {
-                        _stop.Cancel();
                         return;
                     }
                     try
@@ -193,6 +206,7 @@ internal static class ParallelShards
                 if (_failure is null || index < _failure.Value.Index)
                 {
                     _failure = (index, ExceptionDispatchInfo.Capture(error));
+                    Volatile.Write(ref _failedAt, index);
                 }
             }
             _stop.Cancel();

@@ -16,9 +16,9 @@ public sealed class RecordsStage : IStage
     public const string RejectsName = "rejects.json";
 
     /// <summary>
-    /// Buffers for the images read and the records framed, which the ordered parallel pass holds by the hundred: the
-    /// shared pool keeps only a few per size and allocated the rest anew, and those allocations' garbage collections
-    /// took a fifth of the stage's time on a folder of JPEGs.
+    /// Buffers for the images read and the records framed, which the chunks in flight hold by the dozen (by the
+    /// hundred on many cores): the shared pool keeps only a few per size and allocated the rest anew, and those
+    /// allocations' garbage collections took a fifth of the stage's time on a folder of JPEGs.
     /// </summary>
     private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 256);
 
@@ -217,25 +217,31 @@ public sealed class RecordsStage : IStage
         ImageEncoder encoder, bool skipBad, List<Reject> rejects, SortedDictionary<string, int> counts)
     {
         var shardCount = shardNames.Count;
-        var shards = new ShardState[shardCount];
+        var ends = Enumerable.Range(0, shardCount).Select(shard => (int)((long)examples.Count * (shard + 1) / shardCount)).ToArray();
+        var shards = Enumerable.Range(0, shardCount)
+            .Select(shard => new ShardState(run, Path.Combine(Output, shardNames[shard]), ends[shard] - 1))
+            .ToArray();
+        var finished = false;
         try
         {
-            // Every shard is created, empty ones included, so a split always has all its files.
-            for (var shard = 0; shard < shardCount; shard++)
+            // Every shard is created, empty ones included, so a split always has all its files; the others are opened
+            // by their first example and closed after their last, so only the shards being written hold a file.
+            foreach (var shard in shards.Where((_, index) => ends[index] == (index == 0 ? 0 : ends[index - 1])))
             {
-                shards[shard] = new ShardState(new TfRecordWriter(run.CreateOutput(Path.Combine(Output, shardNames[shard]))));
+                shard.CreateEmpty();
             }
-            var ends = Enumerable.Range(0, shardCount).Select(shard => (int)((long)examples.Count * (shard + 1) / shardCount)).ToArray();
             ParallelShards.Run(examples.Count, ends,
                 item => Encode(examples[item], labels, encoder, skipBad),
-                (shard, _, encoded) => shards[shard].Add(encoded),
+                (shard, item, encoded) => shards[shard].Add(item, encoded),
                 run.Cancellation);
+            finished = true;
         }
         finally
         {
+            // After a failure the first error is the one to report; closing the other files must not replace it.
             foreach (var shard in shards)
             {
-                shard?.Writer.Dispose();
+                shard.Abandon(rethrow: finished);
             }
         }
         foreach (var shard in shards)
@@ -250,9 +256,10 @@ public sealed class RecordsStage : IStage
     }
 
     /// <summary>One shard's file and what went into it; used by one thread at a time.</summary>
-    private sealed class ShardState(TfRecordWriter writer)
+    /// <param name="last">The index of its last example, after which its file is closed (an empty shard has none).</param>
+    private sealed class ShardState(StageRun run, string relativePath, int last)
     {
-        public TfRecordWriter Writer { get; } = writer;
+        private TfRecordWriter? _writer;
 
         public int Written { get; private set; }
 
@@ -260,17 +267,44 @@ public sealed class RecordsStage : IStage
 
         public List<Reject> Rejects { get; } = [];
 
-        public void Add(Encoded encoded)
+        public void CreateEmpty() => Create().Dispose();
+
+        public void Add(int item, Encoded encoded)
         {
+            var writer = _writer ??= Create();
             if (encoded.Reject is not null)
             {
                 Rejects.Add(encoded.Reject);
-                return;
             }
-            Writer.WriteFramed(encoded.Record);
-            Buffers.Return(encoded.Record.Array!);
-            Counts[encoded.Example.Label] = Counts.GetValueOrDefault(encoded.Example.Label) + 1;
-            Written++;
+            else
+            {
+                writer.WriteFramed(encoded.Record);
+                Buffers.Return(encoded.Record.Array!);
+                Counts[encoded.Example.Label] = Counts.GetValueOrDefault(encoded.Example.Label) + 1;
+                Written++;
+            }
+            if (item == last)
+            {
+                // Flushing may fail (a full disk): that is this write's failure, reported as such.
+                _writer = null;
+                writer.Dispose();
+            }
+        }
+
+        private TfRecordWriter Create() => new(run.CreateOutput(relativePath));
+
+        /// <summary>Closes the file if a failure left it open.</summary>
+        public void Abandon(bool rethrow)
+        {
+            var writer = _writer;
+            _writer = null;
+            try
+            {
+                writer?.Dispose();
+            }
+            catch (Exception) when (!rethrow)
+            {
+            }
         }
     }
 

@@ -169,6 +169,36 @@ public sealed class DatasetPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Of_two_bad_images_in_different_shards_the_first_in_record_order_is_reported_and_no_file_is_left_open()
+    {
+        var name = TestDatasets.CsvDataset(_dir, perClass: 30, extra: """, "records": { "shards": { "train": 4 } }""");
+        var pipeline = Open(name);
+        BuildAll(pipeline);
+        var order = Shards.ReadSplit(Records(pipeline), "train").Select(e => e.Text("image/filename")).ToList();
+        // The 70th image lies in a later shard and chunk than the 10th; both are cut short.
+        foreach (var file in new[] { order[9], order[69] })
+        {
+            var path = _dir.Combine($"datasets/{name}/images/{file}");
+            File.WriteAllBytes(path, File.ReadAllBytes(path)[..40]);
+        }
+
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var error = Assert.Throws<Pipeline.Core.Images.BadImageException>(() => pipeline.Run("records", force: true));
+
+            Assert.Contains(order[9], error.Message);
+            if (OperatingSystem.IsLinux())
+            {
+                var open = Directory.GetFiles("/proc/self/fd").Select(fd => new FileInfo(fd).LinkTarget ?? "")
+                    .Where(target => target.StartsWith(pipeline.ArtifactsDirectory, StringComparison.Ordinal)).ToList();
+                Assert.Empty(open);
+            }
+        }
+        // The shards built before are kept as they were.
+        Assert.Equal(order, Shards.ReadSplit(Records(pipeline), "train").Select(e => e.Text("image/filename")));
+    }
+
+    [Fact]
     public void Skip_policy_leaves_bad_images_out_and_lists_them_in_rejects_json()
     {
         var name = TestDatasets.CsvDataset(_dir, extra: """, "records": { "on_bad_image": "skip" }""");

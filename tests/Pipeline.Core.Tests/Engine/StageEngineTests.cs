@@ -211,17 +211,37 @@ public sealed class StageEngineTests : IDisposable
     [Fact]
     public void Replaced_outputs_are_gone_when_the_run_returns()
     {
-        var stage = Built(new FakeStage("labels", _input));
-        File.AppendAllText(_input, "b.jpg,dog\n");
+        // Thousands of files take far longer to delete than the lock file takes to write: a run that did not wait
+        // for the deletion would return with them still in .tmp.
+        var stage = new ManyFilesStage(1500);
 
-        for (var run = 0; run < 5; run++)
+        for (var run = 0; run < 2; run++)
         {
             _engine.Run(stage, force: true);
 
-            // Deleted on another thread while the lock file is written, but waited for.
             Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_artifacts, ".tmp")));
+            Assert.Equal(1500, Directory.GetFiles(Path.Combine(_artifacts, "many")).Length);
         }
-        Assert.True(_engine.Check(stage).IsFresh);
+    }
+
+    /// <summary>Writes a folder of small files, so replacing it means deleting thousands of them.</summary>
+    private sealed class ManyFilesStage(int files) : IStage
+    {
+        public string Name => "many";
+
+        public int ImplementationVersion => 1;
+
+        public StageDeclaration Declare() => new([], new JsonObject(), ["many"]) { Cacheable = false };
+
+        public void Run(StageRun run)
+        {
+            var folder = run.PathOf("many");
+            Directory.CreateDirectory(folder);
+            for (var i = 0; i < files; i++)
+            {
+                File.WriteAllText(Path.Combine(folder, $"{i}.txt"), "x");
+            }
+        }
     }
 
     [Fact]

@@ -62,8 +62,50 @@ public sealed class ParallelShardsTests
             CancellationToken.None, workers: 4));
 
         Assert.Equal("item 3", error.Message);
-        Assert.DoesNotContain(3, written);
-        Assert.DoesNotContain(20, written);
+    }
+
+    [Fact]
+    public void A_slow_good_item_before_a_bad_one_in_its_chunk_does_not_hide_it()
+    {
+        // Item 1 is slow but fine and item 6, in the same chunk, is bad; item 30 fails first in time meanwhile.
+        var error = Assert.Throws<InvalidOperationException>(() => ParallelShards.Run(100, [100],
+            item => item switch
+            {
+                1 => Slow(item),
+                6 or 30 => throw new InvalidOperationException($"item {item}"),
+                _ => item,
+            },
+            (_, _, _) => { },
+            CancellationToken.None, workers: 2));
+
+        Assert.Equal("item 6", error.Message);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(16)]
+    public void Whatever_the_timing_the_lowest_bad_item_is_reported(int workers)
+    {
+        var random = new Random(11);
+        for (var trial = 0; trial < 60; trial++)
+        {
+            var count = random.Next(20, 300);
+            var bad = Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(count)).ToHashSet();
+            var delays = Enumerable.Range(0, count).Select(_ => random.Next(4) == 0 ? random.Next(1, 20_000) : 0).ToArray();
+            var ends = new[] { count / 3, count / 2, count };
+
+            var error = Assert.Throws<InvalidOperationException>(() => ParallelShards.Run(count, ends,
+                item =>
+                {
+                    Thread.SpinWait(delays[item]);
+                    return bad.Contains(item) ? throw new InvalidOperationException($"item {item}") : item;
+                },
+                (_, _, _) => Thread.SpinWait(Random.Shared.Next(2) * 100),
+                CancellationToken.None, workers));
+
+            Assert.Equal($"item {bad.Min()}", error.Message);
+        }
     }
 
     [Fact]
@@ -143,6 +185,12 @@ public sealed class ParallelShardsTests
     {
         Assert.Throws<ArgumentException>(() => ParallelShards.Run(10, [5, 9], i => i, (_, _, _) => { }, CancellationToken.None));
         Assert.Throws<ArgumentException>(() => ParallelShards.Run(10, [6, 5, 10], i => i, (_, _, _) => { }, CancellationToken.None));
+    }
+
+    private static int Slow(int item)
+    {
+        Thread.Sleep(100);
+        return item;
     }
 
     private static int SlowFailure(int item)
