@@ -80,9 +80,7 @@ internal static class TrainBenchmark
             {
                 (x, y) = fromMemory!(step);
             }
-            optimizer.ZeroGrad();
-            loss.forward(model.forward(x), y).backward();
-            optimizer.Step();
+            optimizer.Minimize(loss.forward(model.forward(x), y));
             if (step >= warmup)
             {
                 images += x.shape[0];

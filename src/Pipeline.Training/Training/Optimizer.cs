@@ -43,6 +43,14 @@ public sealed class Optimizer : IDisposable
 
     public double LearningRate { get; set; }
 
+    /// <summary>One step down <paramref name="loss"/>'s gradient: clears the parameters' gradients, back-propagates and updates.</summary>
+    public void Minimize(Tensor loss)
+    {
+        ZeroGrad();
+        loss.backward();
+        Step();
+    }
+
     public void ZeroGrad()
     {
         foreach (var parameter in _parameters)

@@ -74,7 +74,7 @@ public sealed class Trainer
         var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
         var input = _train.Input;
         var clock = Stopwatch.StartNew();
-        var window = new Window();
+        var window = new TrainingWindow();
         var step = start;
         model.train();
         if (step < _p.TrainSteps)
@@ -89,17 +89,15 @@ public sealed class Trainer
                     torch.manual_seed(StepSeed(step));
                     var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
                     var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                    optimizer.ZeroGrad();
                     var logits = model.forward(images);
                     var loss = lossFunction.forward(logits, labels);
-                    loss.backward();
-                    optimizer.Step();
-                    window.Add(loss.item<float>() * batch.Count, logits.argmax(1).eq(labels).sum().item<long>(), batch.Count);
+                    optimizer.Minimize(loss);
+                    window.Add(loss, logits, labels, batch.Count);
                 }
                 step++;
                 cancellation.ThrowIfCancellationRequested();
 
-                var perSecond = window.Images / Math.Max(1e-9, window.Clock.Elapsed.TotalSeconds);
+                var perSecond = window.ImagesPerSecond;
                 var remaining = TimeSpan.FromSeconds((_p.TrainSteps - step) * _p.BatchSize / Math.Max(1, perSecond));
                 _log.Progress.Step(step, _p.TrainSteps, perSecond, window.MeanLoss, window.Accuracy, remaining);
 
@@ -112,7 +110,7 @@ public sealed class Trainer
                     _log.Evaluated(point, perSecond);
                     var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
                     _log.Line($"step {step}: eval loss {evalLoss:F4}, eval accuracy {evalAccuracy:F4}; checkpoint {Path.GetFileName(saved)}");
-                    window = new Window();
+                    window = new TrainingWindow();
                 }
                 if (step >= _p.TrainSteps)
                 {
@@ -180,26 +178,4 @@ public sealed class Trainer
     }
 
     private long StepSeed(int step) => (long)(SplitMix64.For(_p.Seed, step, 0x5eed).Next() >> 1);
-
-    /// <summary>Training loss, accuracy and speed since the last evaluation.</summary>
-    private sealed class Window
-    {
-        private double _lossSum;
-        private long _correct;
-
-        public Stopwatch Clock { get; } = Stopwatch.StartNew();
-
-        public long Images { get; private set; }
-
-        public double MeanLoss => Images == 0 ? 0 : _lossSum / Images;
-
-        public double Accuracy => Images == 0 ? 0 : (double)_correct / Images;
-
-        public void Add(double lossSum, long correct, int count)
-        {
-            _lossSum += lossSum;
-            _correct += correct;
-            Images += count;
-        }
-    }
 }

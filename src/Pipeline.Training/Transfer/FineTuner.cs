@@ -67,10 +67,9 @@ internal static class FineTuner
             + $"SGD with momentum at {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}");
         using var optimizer = new Optimizer("sgd", trainable, momentum: 0.9, nesterov: false, weightDecay: 0) { LearningRate = fineTune.LearningRate };
         var history = new List<HistoryPoint>();
-        var (lossSum, correct, seen) = (0.0, 0L, 0L);
+        var window = new TrainingWindow();
         var every = Math.Max(1, Math.Min(transfer.StepsPerEval, fineTune.Steps));
         var step = 0;
-        var window = System.Diagnostics.Stopwatch.StartNew();
         model.eval();
         foreach (var batch in train.Training(0, run.Cancellation))
         {
@@ -79,26 +78,21 @@ internal static class FineTuner
             {
                 var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
                 var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                optimizer.ZeroGrad();
                 var logits = model.forward(images);
                 var loss = nn.functional.cross_entropy(logits, labels);
-                loss.backward();
-                optimizer.Step();
-                lossSum += loss.item<float>() * batch.Count;
-                correct += logits.argmax(1).eq(labels).sum().item<long>();
-                seen += batch.Count;
+                optimizer.Minimize(loss);
+                window.Add(loss, logits, labels, batch.Count);
             }
             step++;
             if (step % every == 0 || step == fineTune.Steps)
             {
                 var (evalLoss, evalAccuracy) = Trainer.Measure(model, heldOut, run.Cancellation);
-                var point = new HistoryPoint(firstStep + step, lossSum / seen, (double)correct / seen, evalLoss, evalAccuracy, fineTune.LearningRate);
+                var point = new HistoryPoint(firstStep + step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, fineTune.LearningRate);
                 history.Add(point);
-                log.Evaluated(point, seen / Math.Max(window.Elapsed.TotalSeconds, 1e-9));
+                log.Evaluated(point, window.ImagesPerSecond);
                 log.Line(string.Create(CultureInfo.InvariantCulture,
                     $"fine-tune step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.ExampleCount})"));
-                (lossSum, correct, seen) = (0, 0, 0);
-                window.Restart();
+                window = new TrainingWindow();
             }
             if (step >= fineTune.Steps)
             {

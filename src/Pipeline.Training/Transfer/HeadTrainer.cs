@@ -45,9 +45,8 @@ internal static class HeadTrainer
         var history = new List<HistoryPoint>();
         var batchValues = new float[transfer.BatchSize * train.Dimension];
         var batchLabels = new long[transfer.BatchSize];
-        var (lossSum, correct, seen) = (0.0, 0L, 0L);
         var clock = Stopwatch.StartNew();
-        var windowClock = Stopwatch.StartNew();
+        var window = new TrainingWindow();
         head.train();
         for (var step = 1; step <= transfer.TrainSteps; step++)
         {
@@ -62,14 +61,10 @@ internal static class HeadTrainer
             {
                 var x = torch.tensor(batchValues, [transfer.BatchSize, train.Dimension]);
                 var y = torch.tensor(batchLabels, [transfer.BatchSize]);
-                optimizer.ZeroGrad();
                 var logits = head.forward(x);
                 var loss = nn.functional.cross_entropy(logits, y);
-                loss.backward();
-                optimizer.Step();
-                lossSum += loss.item<float>() * transfer.BatchSize;
-                correct += logits.argmax(1).eq(y).sum().item<long>();
-                seen += transfer.BatchSize;
+                optimizer.Minimize(loss);
+                window.Add(loss, logits, y, transfer.BatchSize);
             }
             if (step % transfer.StepsPerEval == 0 || step == transfer.TrainSteps)
             {
@@ -83,14 +78,12 @@ internal static class HeadTrainer
                     evalAccuracy = logits.argmax(1).eq(heldOutY).sum().item<long>() / (double)heldOut.Count;
                     head.train();
                 }
-                var point = new HistoryPoint(step, lossSum / seen, (double)correct / seen, evalLoss, evalAccuracy, transfer.LearningRate);
+                var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, transfer.LearningRate);
                 history.Add(point);
-                var perSecond = seen / Math.Max(windowClock.Elapsed.TotalSeconds, 1e-9);
-                log.Evaluated(point, perSecond);
+                log.Evaluated(point, window.ImagesPerSecond);
                 log.Line(string.Create(CultureInfo.InvariantCulture,
                     $"step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.Count})"));
-                (lossSum, correct, seen) = (0, 0, 0);
-                windowClock.Restart();
+                window = new TrainingWindow();
             }
         }
         var seconds = clock.Elapsed.TotalSeconds;
