@@ -71,7 +71,7 @@ internal static class EvaluateRunner
         using (var noGrad = torch.no_grad())
         using (var scope = NewDisposeScope())
         {
-            var logits = head.forward(torch.tensor(set.Values, [set.Count, set.Dimension])).contiguous().data<float>().ToArray();
+            var logits = head.forward(Transfer.TransferHead.Bottlenecks(set.Values, set.Count)).contiguous().data<float>().ToArray();
             accumulator.Add(logits, set.Labels.Select(l => (long)l).ToArray());
         }
         return accumulator.Compute();

@@ -40,7 +40,7 @@ internal static class HeadTrainer
         log.Line($"head: {train.Dimension} → {labels.Count} on {train.Count:N0} train bottlenecks, {transfer.TrainSteps:N0} steps of {transfer.BatchSize}, "
             + $"learning rate {transfer.LearningRate.ToString(CultureInfo.InvariantCulture)}; validation on all {heldOut.Count:N0} {heldOutSplit} bottlenecks");
 
-        using var heldOutX = torch.tensor(heldOut.Values, [heldOut.Count, heldOut.Dimension]);
+        using var heldOutX = TransferHead.Bottlenecks(heldOut.Values, heldOut.Count);
         using var heldOutY = torch.tensor(heldOut.Labels.Select(l => (long)l).ToArray(), [heldOut.Count]);
         var history = new List<HistoryPoint>();
         var batchValues = new float[transfer.BatchSize * train.Dimension];
@@ -59,7 +59,7 @@ internal static class HeadTrainer
             }
             using (var scope = NewDisposeScope())
             {
-                var x = torch.tensor(batchValues, [transfer.BatchSize, train.Dimension]);
+                var x = TransferHead.Bottlenecks(batchValues, transfer.BatchSize);
                 var y = torch.tensor(batchLabels, [transfer.BatchSize]);
                 var logits = head.forward(x);
                 var loss = nn.functional.cross_entropy(logits, y);

@@ -44,12 +44,24 @@ public static class TransferHead
         return head;
     }
 
+    /// <summary>
+    /// <paramref name="count"/> bottlenecks laid one after another, as a tensor in torch's own (aligned) memory. A tensor
+    /// made by torch.tensor over a managed array is that array, wherever the garbage collector put it, and MKL's matrix
+    /// product takes a different path, rounding differently, for each alignment: the head's weights came out different
+    /// in their last bits from run to run.
+    /// </summary>
+    public static Tensor Bottlenecks(float[] bottlenecks, int count)
+    {
+        using var wrapped = torch.tensor(bottlenecks, [count, bottlenecks.Length / count]);
+        return wrapped.clone();
+    }
+
     /// <summary>Softmax of the head's logits for <paramref name="count"/> bottlenecks laid one after another.</summary>
     public static float[] Probabilities(nn.Module<Tensor, Tensor> head, float[] bottlenecks, int count)
     {
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
-        var x = torch.tensor(bottlenecks, [count, bottlenecks.Length / count]);
+        var x = Bottlenecks(bottlenecks, count);
         return nn.functional.softmax(head.forward(x), 1).contiguous().data<float>().ToArray();
     }
 }
