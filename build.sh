@@ -69,12 +69,27 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "build.sh: the .NET 10 SDK is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
   exit 1
 fi
-apt_install() { # apt_install [apt-get options] PACKAGE...: quiet, but say what apt changes
+apt_install() { # apt_install [apt-get options] PACKAGE...: quiet, but say what apt changes; a failure stops the build
   [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" 2>&1 | grep -E '^(Setting up|Unpacking)' | sed 's/^/  /' || true
+  local log status=0
+  log="$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" 2>&1)" || status=$?
+  printf '%s\n' "$log" | sed -n -E 's/^(Setting up|Unpacking)/  &/p'
+  if [ "$status" != 0 ]; then
+    printf '%s\n' "$log" | tail -n 20 >&2
+    echo "build.sh: apt-get install $* failed (exit $status)" >&2
+    exit 1
+  fi
+}
+# Whether the dynamic linker knows ICU. The listing is read whole into a variable and matched by the shell: piped
+# into `grep -q`, which exits at the first match, ldconfig would die of SIGPIPE and, under pipefail, the check would
+# fail at random and send a no-op build to apt-get.
+has_icu() {
+  local libraries
+  libraries="$(ldconfig -p 2>/dev/null)" || return 1
+  case "$libraries" in *libicuuc.so*) return 0 ;; *) return 1 ;; esac
 }
 if [ "$(uname -s)" = Linux ] && [ -z "${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-}" ] && command -v ldconfig >/dev/null 2>&1 \
-   && ! ldconfig -p | grep -q 'libicuuc\.so'; then
+   && ! has_icu; then
   icu=""
   if is_root && command -v apt-get >/dev/null 2>&1; then
     [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
