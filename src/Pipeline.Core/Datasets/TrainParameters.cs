@@ -72,6 +72,9 @@ public sealed record AugmentParameters
 /// <summary>"sgd" (with momentum, optionally Nesterov) or "adamw".</summary>
 public sealed record OptimizerParameters
 {
+    /// <summary>The optimizers the Train stage implements.</summary>
+    public static readonly IReadOnlyList<string> Names = ["sgd", "adamw"];
+
     public string Name { get; init; } = "adamw";
 
     public double Momentum { get; init; } = 0.9;
@@ -82,6 +85,9 @@ public sealed record OptimizerParameters
 /// <summary>The learning rate and its schedule over the training steps.</summary>
 public sealed record LearningRateParameters
 {
+    /// <summary>The schedules the Train stage implements.</summary>
+    public static readonly IReadOnlyList<string> Schedules = ["constant", "step", "cosine"];
+
     public double Base { get; init; } = 1e-3;
 
     /// <summary>"constant", "step" (multiply by decay_rate at each of decay_steps) or "cosine" (to zero at train_steps).</summary>

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Pipeline.Core.Engine;
 
 /// <summary>
-/// Errors in MSBuild's canonical form ("file(line): error PIPELINE: problem"), which MSBuild turns into errors with
+/// Errors in MSBuild's canonical form ("file(line,col): error PIPELINE: problem"), which MSBuild turns into errors with
 /// file and line for IDEs and CI annotations. The pipeline command writes them when PIPELINE_ERROR_FORMAT=msbuild,
 /// as the MSBuild task sets it.
 /// </summary>
@@ -23,7 +23,8 @@ public static partial class MSBuildError
         var line = FileAndLine().Match(location);
         if (line.Success)
         {
-            return $"{Path.GetFullPath(line.Groups[1].Value)}({line.Groups[2].Value}): error PIPELINE: {error.Problem}";
+            var column = line.Groups[3].Success ? $",{line.Groups[3].Value}" : "";
+            return $"{Path.GetFullPath(line.Groups[1].Value)}({line.Groups[2].Value}{column}): error PIPELINE: {error.Problem}";
         }
         // "file: field" or "file: image 42": the file is the origin, the rest belongs to the message.
         var separator = location.IndexOf(": ", StringComparison.Ordinal);
@@ -41,6 +42,7 @@ public static partial class MSBuildError
         return trimmed.StartsWith(prefix, StringComparison.Ordinal) ? $"pipeline : warning PIPELINE: {trimmed[prefix.Length..]}" : line;
     }
 
-    [GeneratedRegex(@"^(.+):(\d+)$")]
+    /// <summary>"file:line" or "file:line:col".</summary>
+    [GeneratedRegex(@"^(.+?):(\d+)(?::(\d+))?$")]
     private static partial Regex FileAndLine();
 }

@@ -8,13 +8,13 @@ namespace Pipeline.Training.Models;
 /// <summary>Builds the network dataset.json names: "cnn" or a ResNet in TorchVision's layout.</summary>
 public static class ModelFactory
 {
-    public static readonly IReadOnlyList<string> Names = ["cnn", "resnet18", "resnet34", "resnet50"];
+    public static IReadOnlyList<string> Names => Architectures.Names;
 
     /// <summary>
     /// Channels the model reads. TorchVision's ResNets take RGB, so grayscale images are given to them as three
     /// equal channels; that keeps their weights in TorchVision's own layout (loadable by PyTorch as they are).
     /// </summary>
-    public static int InputChannels(TrainParameters train) => train.Model == "cnn" ? train.Channels : 3;
+    public static int InputChannels(TrainParameters train) => train.Model == Architectures.Cnn ? train.Channels : 3;
 
     public static nn.Module<Tensor, Tensor> Create(TrainParameters train, int classes) => train.Model switch
     {

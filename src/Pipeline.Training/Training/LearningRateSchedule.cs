@@ -1,5 +1,4 @@
 using Pipeline.Core.Datasets;
-using Pipeline.Core.Engine;
 
 namespace Pipeline.Training.Training;
 
@@ -11,9 +10,10 @@ public sealed class LearningRateSchedule
 
     public LearningRateSchedule(LearningRateParameters parameters, int totalSteps)
     {
-        if (parameters.Schedule is not ("constant" or "step" or "cosine"))
+        // dataset.json's schedule is checked when it is loaded; another name here is a bug.
+        if (!LearningRateParameters.Schedules.Contains(parameters.Schedule))
         {
-            throw new PipelineException($"train.learning_rate.schedule is \"{parameters.Schedule}\"; use constant, step or cosine");
+            throw new ArgumentOutOfRangeException(nameof(parameters), parameters.Schedule, $"schedules: {string.Join(", ", LearningRateParameters.Schedules)}");
         }
         _parameters = parameters;
         _totalSteps = totalSteps;

@@ -1,3 +1,4 @@
+using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,9 +29,10 @@ public sealed class Optimizer : IDisposable
 
     public Optimizer(string kind, IEnumerable<TorchSharp.Modules.Parameter> parameters, double momentum, bool nesterov, double weightDecay)
     {
-        if (kind is not ("sgd" or "adamw"))
+        // dataset.json's optimizer is checked when it is loaded; another name here is a bug.
+        if (!OptimizerParameters.Names.Contains(kind))
         {
-            throw new PipelineException($"train.optimizer.name is \"{kind}\"; use sgd or adamw");
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, $"optimizers: {string.Join(", ", OptimizerParameters.Names)}");
         }
         _kind = kind;
         _parameters = parameters.ToList();

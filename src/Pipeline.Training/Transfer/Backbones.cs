@@ -132,9 +132,9 @@ internal static class Backbones
             throw new PipelineException($"transfer.fine_tune needs a backbone TorchSharp can train; {transfer.From} is ONNX only", dataset.DefinitionPath);
         }
         var exported = OpenExport(transfer, folder);
-        if (exported.Card.Architecture is not ("cnn" or "resnet18" or "resnet34" or "resnet50"))
+        if (!Architectures.IsKnown(exported.Card.Architecture))
         {
-            throw new PipelineException($"transfer.fine_tune trains one of our architectures (cnn, resnet18, resnet34, resnet50); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
+            throw new PipelineException($"transfer.fine_tune trains one of our architectures ({string.Join(", ", Architectures.Names)}); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
         }
         return (exported.Card.Architecture, exported.Card.Input, StateDictFile.Read(exported.WeightsPath));
     }

@@ -21,7 +21,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "records": { "shardz": 3 } }""");
 
-        Assert.Contains("dataset.json: unknown key \"shardz\" in records; known keys: jpeg_quality, max_image_pixels, on_bad_image, shards, shuffle_seed", error.Message);
+        Assert.Contains("dataset.json:1:90: unknown key \"shardz\" in records; known keys: jpeg_quality, max_image_pixels, on_bad_image, shards, shuffle_seed", error.Message);
     }
 
     [Fact]
@@ -92,8 +92,9 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("{ \"name\": \"x\",\n  \"source\": { ]\n}");
 
-        Assert.Contains("dataset.json: not valid JSON", error.Message);
-        Assert.Contains("LineNumber: 1", error.Message);
+        // The ']' on line 2, column 15, as an editor counts them (System.Text.Json's own position is 0-based).
+        Assert.Contains("dataset.json:2:15: not valid JSON", error.Message);
+        Assert.DoesNotContain("LineNumber", error.Message);
     }
 
     [Fact]
@@ -101,8 +102,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "records": { "jpeg_quality": 90, "jpeg_quality": 80 } }""");
 
-        Assert.Contains("dataset.json: not valid JSON", error.Message);
-        Assert.Contains("jpeg_quality", error.Message);
+        Assert.Contains("dataset.json:1:110: not valid JSON: records.jpeg_quality is given twice", error.Message);
     }
 
     [Fact]
@@ -182,5 +182,67 @@ public sealed class DatasetLoaderTests : IDisposable
 
         Assert.Contains("fashion-mnist", loaded);
         Assert.Contains("flowers", loaded);
+    }
+
+    /// <summary>A dataset.json with one entry on line 5, inside <paramref name="section"/>.</summary>
+    private static string WithEntry(string section, string entry) => $$"""
+        {
+          "name": "x",
+          "source": { "kind": "csv", "splits": { "train": "t.csv", "test": "s.csv" } },
+          "{{section}}": {
+            {{entry}}
+          }
+        }
+        """;
+
+    [Fact]
+    public void A_value_of_the_wrong_kind_is_named_at_its_line_and_column_in_the_file()
+    {
+        var error = LoadFails(WithEntry("train", "\"batch_size\": \"big\""));
+
+        Assert.EndsWith("dataset.json:5:19: train.batch_size is \"big\"; expected a whole number", error.Message);
+    }
+
+    [Fact]
+    public void A_missing_required_key_names_its_section()
+    {
+        var error = LoadFails(WithEntry("transfer", "\"train_steps\": 10"));
+
+        Assert.EndsWith("dataset.json:4:15: transfer lacks the required key \"from\"", error.Message);
+    }
+
+    [Fact]
+    public void Columns_count_characters_not_bytes()
+    {
+        var error = LoadFails(WithEntry("labels", "\"fixed\": [\"Ünïcödé\", \"\"]"));
+
+        Assert.Contains("dataset.json:5:26: labels.fixed[1] is empty", error.Message);
+    }
+
+    [Theory]
+    [InlineData("train", "\"normalization\": { \"mean\": [0.1, 0.2, 0.3], \"std\": [0.5] }", "train.normalization.mean has 3 values for 1 channel")]
+    [InlineData("train", "\"normalization\": { \"mean\": [0.5], \"std\": [0] }", "train.normalization.std[0] is 0; it must be positive")]
+    [InlineData("train", "\"input_size\": 0", "train.input_size is 0;")]
+    [InlineData("train", "\"channels\": 2", "train.channels is 2; use 1 (grayscale) or 3 (RGB)")]
+    [InlineData("train", "\"learning_rate\": { \"base\": -1 }", "train.learning_rate.base is -1; it must be positive")]
+    [InlineData("train", "\"learning_rate\": { \"schedule\": \"cosinus\" }", "train.learning_rate.schedule is \"cosinus\"; use one of: constant, step, cosine")]
+    [InlineData("train", "\"threads\": -1", "train.threads is -1;")]
+    [InlineData("train", "\"train_steps\": -5", "train.train_steps is -5;")]
+    [InlineData("train", "\"epochs\": 0", "train.epochs is 0;")]
+    [InlineData("train", "\"model\": \"resnet9000\"", "train.model is \"resnet9000\"; use one of: cnn, resnet18, resnet34, resnet50")]
+    [InlineData("train", "\"optimizer\": { \"name\": \"adamx\" }", "train.optimizer.name is \"adamx\"; use one of: sgd, adamw")]
+    [InlineData("train", "\"label_smoothing\": 1.5", "train.label_smoothing is 1.5;")]
+    [InlineData("train", "\"eval_split\": \"validation\"", "train.eval_split is \"validation\", which the source does not have; its splits: train, test")]
+    [InlineData("evaluate", "\"split\": \"validation\"", "evaluate.split is \"validation\", which the source does not have; its splits: train, test")]
+    [InlineData("evaluate", "\"batch_size\": 0", "evaluate.batch_size is 0;")]
+    [InlineData("transfer", "\"from\": \"imagenet-resnet18\", \"learning_rate\": 0", "transfer.learning_rate is 0; it must be positive")]
+    [InlineData("transfer", "\"from\": \"imagenet-resnet18\", \"threads\": -2", "transfer.threads is -2;")]
+    public void A_parameter_no_stage_can_use_is_refused_at_load_naming_file_line_and_field(string section, string entry, string expected)
+    {
+        var error = LoadFails(WithEntry(section, entry));
+
+        Assert.Contains("dataset.json:5:", error.Message);
+        Assert.Contains(expected, error.Message);
+        Assert.Equal(error.Message, error.Message.Trim().Split('\n')[0]);
     }
 }

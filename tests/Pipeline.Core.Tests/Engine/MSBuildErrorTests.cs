@@ -13,6 +13,14 @@ public sealed class MSBuildErrorTests
     }
 
     [Fact]
+    public void A_line_and_column_become_msbuilds_line_and_column()
+    {
+        var error = new PipelineException("train.learning_rate.base is -1; it must be positive", "/data/x/dataset.json:27:17");
+
+        Assert.Equal("/data/x/dataset.json(27,17): error PIPELINE: train.learning_rate.base is -1; it must be positive", MSBuildError.Format(error));
+    }
+
+    [Fact]
     public void A_file_with_a_field_keeps_the_field_in_the_message()
     {
         var error = new PipelineException("not an image", "/data/train-images.gz: image 42");

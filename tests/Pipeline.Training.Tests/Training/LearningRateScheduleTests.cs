@@ -1,5 +1,4 @@
 using Pipeline.Core.Datasets;
-using Pipeline.Core.Engine;
 using Pipeline.Training.Training;
 
 namespace Pipeline.Training.Tests.Training;
@@ -36,13 +35,5 @@ public sealed class LearningRateScheduleTests
         Assert.Equal(0.2, schedule.At(10), 12);
         Assert.Equal(0.1, schedule.At(60), 12);
         Assert.Equal(0, schedule.At(110), 12);
-    }
-
-    [Fact]
-    public void Unknown_schedule_is_named_with_the_known_ones()
-    {
-        var error = Assert.Throws<PipelineException>(() => new LearningRateSchedule(new LearningRateParameters { Schedule = "linear" }, 10));
-
-        Assert.Contains("\"linear\"; use constant, step or cosine", error.Message);
     }
 }
