@@ -11,4 +11,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ReleaseCommand.Create());
 root.Subcommands.Add(CacheCommand.Create());
 root.Subcommands.Add(BenchmarkCommand.Create());
+root.Subcommands.Add(SchemaCommand.Create());
 return root.Parse(args).Invoke();

@@ -3,10 +3,13 @@ namespace Pipeline.Core.Datasets;
 /// <summary>datasets/&lt;name&gt;/dataset.json, validated into typed records.</summary>
 public sealed record DatasetDefinition
 {
+    /// <summary>The dataset's name: its folder under artifacts/, and what --dataset and transfer.from "dataset:NAME" call it.</summary>
     public required string Name { get; init; }
 
+    /// <summary>What the dataset is, for people.</summary>
     public string? Description { get; init; }
 
+    /// <summary>Where the images and labels come from: "kind" is idx, csv or folders.</summary>
     public required SourceDefinition Source { get; init; }
 
     public LabelsParameters Labels { get; init; } = new();
@@ -65,6 +68,9 @@ public sealed record LabelsParameters
 /// <summary>Parameters of the Records stage.</summary>
 public sealed record RecordsParameters
 {
+    /// <summary>What <see cref="OnBadImage"/> accepts.</summary>
+    public static readonly IReadOnlyList<string> BadImagePolicies = ["error", "skip"];
+
     /// <summary>Shards per split; a split not named here gets one shard.</summary>
     public IReadOnlyDictionary<string, int> Shards { get; init; } = new Dictionary<string, int>();
 

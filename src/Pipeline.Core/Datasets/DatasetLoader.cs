@@ -230,7 +230,7 @@ public static partial class DatasetLoader
         }
         Require(IsArtifactsName(d.Name), "name",
             $"name \"{d.Name}\" must start with a letter or digit and hold only letters, digits, '-', '_' or '.' (it names the artifacts folder)");
-        Require(d.Records.OnBadImage is "error" or "skip", "records.on_bad_image", $"records.on_bad_image is \"{d.Records.OnBadImage}\"; use \"error\" or \"skip\"");
+        Require(RecordsParameters.BadImagePolicies.Contains(d.Records.OnBadImage), "records.on_bad_image", $"records.on_bad_image is \"{d.Records.OnBadImage}\"; use \"error\" or \"skip\"");
         Require(d.Records.JpegQuality is >= 1 and <= 100, "records.jpeg_quality", $"records.jpeg_quality is {d.Records.JpegQuality}; use 1 to 100");
         Require(d.Records.MaxImagePixels >= 1, "records.max_image_pixels", $"records.max_image_pixels is {d.Records.MaxImagePixels}; it must be positive");
         Require(d.Export.MinAccuracy is >= 0 and <= 1, "export.min_accuracy", $"export.min_accuracy is {Number(d.Export.MinAccuracy)}; use a fraction from 0 to 1");
@@ -460,6 +460,10 @@ public static partial class DatasetLoader
             {
                 known[JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name)] = property.PropertyType;
             }
+        }
+        if (where.Length == 0)
+        {
+            known[DatasetSchema.SchemaKey] = typeof(string);
         }
         foreach (var (key, value) in obj)
         {

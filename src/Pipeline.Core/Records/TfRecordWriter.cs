@@ -99,7 +99,7 @@ public sealed class TfRecordWriter : IDisposable
         return new ArraySegment<byte>(frame, 0, length);
     }
 
-    /// <summary>Appends a frame made by <see cref="Frame"/> as it is.</summary>
+    /// <summary>Appends a frame made by <see cref="Frame(Proto.Example, ArrayPool{byte}?)"/> as it is.</summary>
     public void WriteFramed(ReadOnlySpan<byte> frame)
     {
         // Big frames skip the staging copy; the staged ones before them go first to keep the order.

@@ -29,7 +29,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "trian": {} }""");
 
-        Assert.Contains("unknown key \"trian\" in the top level; known keys: description, evaluate, export, labels, name, records, smoke, source, train, transfer", error.Message);
+        Assert.Contains("unknown key \"trian\" in the top level; known keys: $schema, description, evaluate, export, labels, name, records, smoke, source, train, transfer", error.Message);
     }
 
     [Fact]
