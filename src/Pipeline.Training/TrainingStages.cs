@@ -9,7 +9,8 @@ public static class TrainingStages
     public static readonly IReadOnlyList<StageFactory> All =
     [
         context => context.Dataset.Transfer is null ? null : new Transfer.BottlenecksStage(context),
-        context => new TrainStage(context),
+        // A transfer dataset trains a head on the bottlenecks; any other trains its model from the records.
+        context => context.Dataset.Transfer is null ? new TrainStage(context) : new Transfer.HeadTrainStage(context),
         context => new Evaluation.EvaluateStage(context),
         context => new Export.ExportStage(context),
         context => new Smoke.SmokePredictStage(context),

@@ -1,5 +1,7 @@
 using System.Buffers;
 using Pipeline.Core.Images;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Pipeline.Training.Data;
 
@@ -33,6 +35,13 @@ public sealed class Batch : IDisposable
 
     /// <summary>Exactly the batch's floats, shaped [Count, Channels, Size, Size]; valid until Dispose.</summary>
     public Memory<float> ImageMemory => _images.AsMemory(0, Count * Spec.ValuesPerImage);
+
+    /// <summary>
+    /// The batch as the model's input, [Count, Channels, Size, Size], and its labels, [Count]: what every loop over
+    /// batches feeds the model. Create them inside a dispose scope; the batch must outlive them.
+    /// </summary>
+    public (Tensor Images, Tensor Labels) ToTensors() =>
+        (torch.tensor(ImageMemory, [Count, Spec.Channels, Spec.Size, Spec.Size]), torch.tensor(Labels.AsMemory(0, Count), [Count]));
 
     /// <summary>The CHW floats of example <paramref name="index"/>.</summary>
     public Span<float> Image(int index)

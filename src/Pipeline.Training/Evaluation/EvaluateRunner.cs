@@ -91,7 +91,7 @@ internal static class EvaluateRunner
             using (batch)
             using (var scope = NewDisposeScope())
             {
-                var images = torch.tensor(batch.ImageMemory, [batch.Count, card.Channels, card.InputSize, card.InputSize]);
+                var (images, _) = batch.ToTensors();
                 var logits = model.forward(images).contiguous().data<float>().ToArray();
                 accumulator.Add(logits, batch.Labels.AsSpan(0, batch.Count));
             }

@@ -41,7 +41,7 @@ public sealed class EvaluateStage : IStage
         };
         // A transferred head is measured on the bottlenecks; any other model (a fine-tuned one too) on the records.
         inputs.AddRange(_context.Dataset.Transfer is { FineTune: null }
-            ? TrainStage.BottleneckInputs(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output))
+            ? Transfer.BottlenecksStage.OutputFiles(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output))
             : TrainStage.RecordInputs(RecordsFolder));
         return new StageDeclaration(
             inputs,

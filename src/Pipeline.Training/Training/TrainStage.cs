@@ -9,7 +9,7 @@ using Pipeline.Core.Records;
 namespace Pipeline.Training.Training;
 
 /// <summary>
-/// Trains the dataset's model from the Records stage's shards (never the raw images), with the train-and-evaluate
+/// Trains the dataset's model from scratch on the Records stage's shards (never the raw images), with the train-and-evaluate
 /// loop, checkpoints it resumes from, and TensorBoard logs. Writes train/model.bin, model.json and history.json.
 /// </summary>
 /// <remarks>
@@ -33,30 +33,10 @@ public sealed class TrainStage : IStage
 
     private string LabelsPath => Path.Combine(_context.ArtifactsDirectory, LabelsStage.Output);
 
-    private string BottlenecksFolder => Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output);
-
-    public StageDeclaration Declare()
-    {
-        if (_context.Dataset.Transfer is { } transfer)
-        {
-            // A transfer dataset trains its head on the bottlenecks; fine-tuning the backbone's last block also reads
-            // the images and the backbone's weights.
-            return new StageDeclaration(
-                [
-                    StageInput.File("labels.txt", LabelsPath),
-                    .. BottleneckInputs(BottlenecksFolder),
-                    .. transfer.FineTune is null ? [] : RecordInputs(RecordsFolder).Concat(Transfer.Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)),
-                ],
-                new JsonObject { ["transfer"] = JsonSerializer.SerializeToNode(transfer, DatasetLoader.Options) },
-                [Output]);
-        }
-        var inputs = new List<StageInput> { StageInput.File("labels.txt", LabelsPath) };
-        inputs.AddRange(RecordInputs(RecordsFolder));
-        return new StageDeclaration(
-            inputs,
-            new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
-            [Output]) { Extendable = ["train.train_steps", "train.epochs"] };
-    }
+    public StageDeclaration Declare() => new(
+        [StageInput.File("labels.txt", LabelsPath), .. RecordInputs(RecordsFolder)],
+        new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
+        [Output]) { Extendable = ["train.train_steps", "train.epochs"] };
 
     /// <summary>The manifest and every shard it lists; just the manifest while Records has not been built.</summary>
     internal static IEnumerable<StageInput> RecordInputs(string recordsFolder)
@@ -77,30 +57,5 @@ public sealed class TrainStage : IStage
         }
     }
 
-    /// <summary>The Bottlenecks stage's manifest and every split's file it lists; just the manifest while it has not been built.</summary>
-    internal static IEnumerable<StageInput> BottleneckInputs(string folder)
-    {
-        var manifest = Path.Combine(folder, Transfer.BottlenecksStage.ManifestName);
-        yield return StageInput.File($"{Transfer.BottlenecksStage.Output}/{Transfer.BottlenecksStage.ManifestName}", manifest);
-        if (!File.Exists(manifest))
-        {
-            yield break;
-        }
-        foreach (var file in Directory.EnumerateFiles(folder, "*.bottlenecks").Order(StringComparer.Ordinal))
-        {
-            yield return StageInput.File($"{Transfer.BottlenecksStage.Output}/{Path.GetFileName(file)}", file);
-        }
-    }
-
-    public void Run(StageRun run)
-    {
-        if (_context.Dataset.Transfer is not null)
-        {
-            Transfer.HeadTrainer.Run(_context, run, BottlenecksFolder, LabelsPath);
-        }
-        else
-        {
-            TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
-        }
-    }
+    public void Run(StageRun run) => TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
 }

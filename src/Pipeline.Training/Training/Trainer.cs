@@ -72,52 +72,40 @@ public sealed class Trainer
         }
 
         var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
-        var input = _train.Input;
         var clock = Stopwatch.StartNew();
-        var window = new TrainingWindow();
-        var step = start;
         model.train();
-        if (step < _p.TrainSteps)
+        var loop = new TrainingLoop
         {
-            foreach (var batch in _train.Training(start, cancellation))
+            Model = model,
+            Optimizer = optimizer,
+            Loss = lossFunction.forward,
+            RateAt = schedule.At,
+            TotalSteps = _p.TrainSteps,
+            EvalEvery = _p.StepsPerEval,
+            // Dropout's generator re-seeded from (seed, step): a resumed run draws what an uninterrupted one would.
+            BeforeStep = step => torch.manual_seed(StepSeed(step)),
+            AfterStep = (step, window) =>
             {
-                using (batch)
-                using (var scope = NewDisposeScope())
-                {
-                    var rate = schedule.At(step);
-                    optimizer.LearningRate = rate;
-                    torch.manual_seed(StepSeed(step));
-                    var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
-                    var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                    var logits = model.forward(images);
-                    var loss = lossFunction.forward(logits, labels);
-                    optimizer.Minimize(loss);
-                    window.Add(loss, logits, labels, batch.Count);
-                }
-                step++;
-                cancellation.ThrowIfCancellationRequested();
-
                 var perSecond = window.ImagesPerSecond;
                 var remaining = TimeSpan.FromSeconds((_p.TrainSteps - step) * _p.BatchSize / Math.Max(1, perSecond));
                 _log.Progress.Step(step, _p.TrainSteps, perSecond, window.MeanLoss, window.Accuracy, remaining);
-
-                if (step % _p.StepsPerEval == 0 || step == _p.TrainSteps)
-                {
-                    var (evalLoss, evalAccuracy) = Evaluate(model, cancellation);
-                    model.train();
-                    var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, schedule.At(step - 1));
-                    history.Add(point);
-                    _log.Evaluated(point, perSecond);
-                    var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
-                    _log.Line($"step {step}: eval loss {evalLoss:F4}, eval accuracy {evalAccuracy:F4}; checkpoint {Path.GetFileName(saved)}");
-                    window = new TrainingWindow();
-                }
-                if (step >= _p.TrainSteps)
-                {
-                    break;
-                }
-            }
-        }
+            },
+            Evaluate = () =>
+            {
+                var measured = Evaluate(model, cancellation);
+                model.train();
+                return measured;
+            },
+            Evaluated = (step, window, measured) =>
+            {
+                var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, measured.Loss, measured.Accuracy, schedule.At(step - 1));
+                history.Add(point);
+                _log.Evaluated(point, window.ImagesPerSecond);
+                var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
+                _log.Line($"step {step}: eval loss {measured.Loss:F4}, eval accuracy {measured.Accuracy:F4}; checkpoint {Path.GetFileName(saved)}");
+            },
+        };
+        var step = start < _p.TrainSteps ? loop.Run(start, _train.Training(start, cancellation), batch => batch.ToTensors(), cancellation) : start;
         _log.Line($"trained {step - start} steps in {clock.Elapsed.TotalMinutes:F1} min");
         return new TrainingResult(model, history, start);
     }
@@ -135,15 +123,13 @@ public sealed class Trainer
     {
         double lossSum = 0;
         long correct = 0, seen = 0;
-        var input = data.Input;
         using var noGrad = torch.no_grad();
         foreach (var batch in data.Evaluation(cancellation))
         {
             using (batch)
             using (var scope = NewDisposeScope())
             {
-                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
-                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
+                var (images, labels) = batch.ToTensors();
                 var logits = model.forward(images);
                 lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits.argmax(1).eq(labels).sum().item<long>();

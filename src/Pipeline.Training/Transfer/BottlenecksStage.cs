@@ -48,6 +48,21 @@ public sealed class BottlenecksStage : IStage, IDescribesPendingWork
         },
         [Output]);
 
+    /// <summary>The Bottlenecks stage's manifest and every split's file it lists; just the manifest while it has not been built.</summary>
+    internal static IEnumerable<StageInput> OutputFiles(string folder)
+    {
+        var manifest = Path.Combine(folder, ManifestName);
+        yield return StageInput.File($"{Output}/{ManifestName}", manifest);
+        if (!File.Exists(manifest))
+        {
+            yield break;
+        }
+        foreach (var file in Directory.EnumerateFiles(folder, "*.bottlenecks").Order(StringComparer.Ordinal))
+        {
+            yield return StageInput.File($"{Output}/{Path.GetFileName(file)}", file);
+        }
+    }
+
     public void Run(StageRun run) => BottlenecksRunner.Run(_context, run, this);
 
     public string? PendingWork()

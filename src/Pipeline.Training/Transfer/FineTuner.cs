@@ -67,38 +67,26 @@ internal static class FineTuner
             + $"SGD with momentum at {fineTune.LearningRate.ToString(CultureInfo.InvariantCulture)}");
         using var optimizer = new Optimizer("sgd", trainable, momentum: 0.9, nesterov: false, weightDecay: 0) { LearningRate = fineTune.LearningRate };
         var history = new List<HistoryPoint>();
-        var window = new TrainingWindow();
-        var every = Math.Max(1, Math.Min(transfer.StepsPerEval, fineTune.Steps));
-        var step = 0;
         model.eval();
-        foreach (var batch in train.Training(0, run.Cancellation))
+        var loop = new TrainingLoop
         {
-            using (batch)
-            using (var scope = NewDisposeScope())
+            Model = model,
+            Optimizer = optimizer,
+            Loss = (logits, labels) => nn.functional.cross_entropy(logits, labels),
+            RateAt = _ => fineTune.LearningRate,
+            TotalSteps = fineTune.Steps,
+            EvalEvery = Math.Max(1, Math.Min(transfer.StepsPerEval, fineTune.Steps)),
+            Evaluate = () => Trainer.Measure(model, heldOut, run.Cancellation),
+            Evaluated = (step, window, measured) =>
             {
-                var images = torch.tensor(batch.ImageMemory, [batch.Count, input.Channels, input.Size, input.Size]);
-                var labels = torch.tensor(batch.Labels.AsMemory(0, batch.Count), [batch.Count]);
-                var logits = model.forward(images);
-                var loss = nn.functional.cross_entropy(logits, labels);
-                optimizer.Minimize(loss);
-                window.Add(loss, logits, labels, batch.Count);
-            }
-            step++;
-            if (step % every == 0 || step == fineTune.Steps)
-            {
-                var (evalLoss, evalAccuracy) = Trainer.Measure(model, heldOut, run.Cancellation);
-                var point = new HistoryPoint(firstStep + step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, fineTune.LearningRate);
+                var point = new HistoryPoint(firstStep + step, window.MeanLoss, window.Accuracy, measured.Loss, measured.Accuracy, fineTune.LearningRate);
                 history.Add(point);
                 log.Evaluated(point, window.ImagesPerSecond);
                 log.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"fine-tune step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.ExampleCount})"));
-                window = new TrainingWindow();
-            }
-            if (step >= fineTune.Steps)
-            {
-                break;
-            }
-        }
+                    $"fine-tune step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {measured.Accuracy * 100:0.0}% (N={heldOut.ExampleCount})"));
+            },
+        };
+        loop.Run(0, train.Training(0, run.Cancellation), batch => batch.ToTensors(), run.Cancellation);
         var card = new TrainedModel(architecture, classes, input.Channels, input.Size, [.. input.Mean.Select(m => (double)m)], [.. input.Std.Select(s => (double)s)],
             firstStep + fineTune.Steps, run.ResumeKey);
         return new Result(model, card, history);

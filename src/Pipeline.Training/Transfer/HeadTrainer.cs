@@ -34,7 +34,6 @@ internal static class HeadTrainer
         using var head = TransferHead.Create(train.Dimension, labels.Count);
         // Plain gradient descent as retrain.py, through our optimizer: TorchSharp's own frees Scalars mid-call (see Optimizer).
         using var optimizer = new Optimizer("sgd", head.parameters(), momentum: 0, nesterov: false, weightDecay: 0) { LearningRate = transfer.LearningRate };
-        var random = new Random(transfer.Seed);
         var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
         var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
         log.Line($"head: {train.Dimension} → {labels.Count} on {train.Count:N0} train bottlenecks, {transfer.TrainSteps:N0} steps of {transfer.BatchSize}, "
@@ -43,49 +42,38 @@ internal static class HeadTrainer
         using var heldOutX = TransferHead.Bottlenecks(heldOut.Values, heldOut.Count);
         using var heldOutY = torch.tensor(heldOut.Labels.Select(l => (long)l).ToArray(), [heldOut.Count]);
         var history = new List<HistoryPoint>();
-        var batchValues = new float[transfer.BatchSize * train.Dimension];
-        var batchLabels = new long[transfer.BatchSize];
         var clock = Stopwatch.StartNew();
-        var window = new TrainingWindow();
         head.train();
-        for (var step = 1; step <= transfer.TrainSteps; step++)
+        var loop = new TrainingLoop
         {
-            run.Cancellation.ThrowIfCancellationRequested();
-            for (var k = 0; k < transfer.BatchSize; k++)
+            Model = head,
+            Optimizer = optimizer,
+            Loss = (logits, y) => nn.functional.cross_entropy(logits, y),
+            RateAt = _ => transfer.LearningRate,
+            TotalSteps = transfer.TrainSteps,
+            EvalEvery = transfer.StepsPerEval,
+            Evaluate = () =>
             {
-                var i = random.Next(train.Count);
-                train.Values.AsSpan(i * train.Dimension, train.Dimension).CopyTo(batchValues.AsSpan(k * train.Dimension));
-                batchLabels[k] = train.Labels[i];
-            }
-            using (var scope = NewDisposeScope())
+                using var noGrad = torch.no_grad();
+                using var scope = NewDisposeScope();
+                head.eval();
+                var logits = head.forward(heldOutX);
+                var measured = (Loss: (double)nn.functional.cross_entropy(logits, heldOutY).item<float>(),
+                    Accuracy: logits.argmax(1).eq(heldOutY).sum().item<long>() / (double)heldOut.Count);
+                head.train();
+                return measured;
+            },
+            Evaluated = (step, window, measured) =>
             {
-                var x = TransferHead.Bottlenecks(batchValues, transfer.BatchSize);
-                var y = torch.tensor(batchLabels, [transfer.BatchSize]);
-                var logits = head.forward(x);
-                var loss = nn.functional.cross_entropy(logits, y);
-                optimizer.Minimize(loss);
-                window.Add(loss, logits, y, transfer.BatchSize);
-            }
-            if (step % transfer.StepsPerEval == 0 || step == transfer.TrainSteps)
-            {
-                double evalLoss, evalAccuracy;
-                using (var noGrad = torch.no_grad())
-                using (var scope = NewDisposeScope())
-                {
-                    head.eval();
-                    var logits = head.forward(heldOutX);
-                    evalLoss = nn.functional.cross_entropy(logits, heldOutY).item<float>();
-                    evalAccuracy = logits.argmax(1).eq(heldOutY).sum().item<long>() / (double)heldOut.Count;
-                    head.train();
-                }
-                var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, evalLoss, evalAccuracy, transfer.LearningRate);
+                var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, measured.Loss, measured.Accuracy, transfer.LearningRate);
                 history.Add(point);
                 log.Evaluated(point, window.ImagesPerSecond);
                 log.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {evalAccuracy * 100:0.0}% (N={heldOut.Count})"));
-                window = new TrainingWindow();
-            }
-        }
+                    $"step {step}: train accuracy {point.TrainAccuracy * 100:0.0}%, cross entropy {point.TrainLoss:0.000}, {heldOutSplit} accuracy {measured.Accuracy * 100:0.0}% (N={heldOut.Count})"));
+            },
+        };
+        loop.Run(0, RandomBatches(train, transfer.BatchSize, new Random(transfer.Seed), transfer.TrainSteps),
+            batch => (TransferHead.Bottlenecks(batch.Values, batch.Labels.Length), torch.tensor(batch.Labels, [batch.Labels.Length])), run.Cancellation);
         var seconds = clock.Elapsed.TotalSeconds;
         log.Line($"trained the head {transfer.TrainSteps:N0} steps in {seconds:0.0} s ({transfer.TrainSteps / Math.Max(seconds, 1e-9):0} steps/s)");
 
@@ -103,6 +91,25 @@ internal static class HeadTrainer
         }
         var manifest = BottlenecksManifest.Read(Path.Combine(bottlenecksFolder, BottlenecksStage.ManifestName));
         TransferHead.Card(manifest, labels.Labels, transfer.TrainSteps, run.ResumeKey).Write(folder, Trainer.ModelBytes(head), history);
+    }
+
+    /// <summary>A batch of bottlenecks and their labels; its arrays are reused for the next batch.</summary>
+    private sealed record BottleneckBatch(float[] Values, long[] Labels);
+
+    /// <summary>retrain.py's batches: each a random draw, with replacement, of <paramref name="size"/> train bottlenecks.</summary>
+    private static IEnumerable<BottleneckBatch> RandomBatches(BottleneckSet train, int size, Random random, int count)
+    {
+        var batch = new BottleneckBatch(new float[size * train.Dimension], new long[size]);
+        for (var n = 0; n < count; n++)
+        {
+            for (var k = 0; k < size; k++)
+            {
+                var i = random.Next(train.Count);
+                train.Values.AsSpan(i * train.Dimension, train.Dimension).CopyTo(batch.Values.AsSpan(k * train.Dimension));
+                batch.Labels[k] = train.Labels[i];
+            }
+            yield return batch;
+        }
     }
 
     /// <summary>A split's bottlenecks, checked against labels.txt.</summary>
