@@ -1,26 +1,36 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Pipeline.Core.Engine;
 
 namespace Pipeline.Core.Records;
 
-/// <summary>records/manifest.json read back: each split's shard files and example count.</summary>
+/// <summary>records/manifest.json: each split's shard files, example count and examples per label, and how many rows were left out.</summary>
 public sealed class RecordsManifest
 {
-    private readonly Dictionary<string, (int Examples, IReadOnlyList<string> Shards)> _splits;
+    private const string What = "the records manifest";
+    private const string Remedy = "rebuild Records with --target=Records --force";
 
-    private RecordsManifest(string folder, Dictionary<string, (int, IReadOnlyList<string>)> splits)
+    private readonly Contents _contents;
+
+    private RecordsManifest(string folder, Contents contents)
     {
         Folder = folder;
-        _splits = splits;
+        _contents = contents;
     }
+
+    /// <summary>One split as the manifest lists it.</summary>
+    /// <param name="Shards">Its shard files' names (in the records folder), in order.</param>
+    /// <param name="Labels">Examples per label text.</param>
+    public sealed record SplitRecords(int Examples, IReadOnlyList<string> Shards, IReadOnlyDictionary<string, int> Labels);
+
+    /// <summary>The file's shape.</summary>
+    /// <param name="Rejected">Rows left out (records/rejects.json lists them).</param>
+    private sealed record Contents(IReadOnlyDictionary<string, SplitRecords> Splits, int Rejected);
 
     /// <summary>The records folder the manifest describes.</summary>
     public string Folder { get; }
 
-    public IReadOnlyList<string> Splits => SplitOrderOf(_splits.Keys);
+    public IReadOnlyList<string> Splits => Datasets.SplitOrder.Sort(_contents.Splits.Keys);
 
-    public bool Has(string split) => _splits.ContainsKey(split);
+    public bool Has(string split) => _contents.Splits.ContainsKey(split);
 
     public int Examples(string split) => Split(split).Examples;
 
@@ -39,29 +49,26 @@ public sealed class RecordsManifest
             : throw new PipelineException($"the dataset has no validation or test split to evaluate on (it has {string.Join(", ", Splits)}); add one");
     }
 
+    public static void Write(string recordsFolder, IReadOnlyDictionary<string, SplitRecords> splits, int rejected) =>
+        ManifestJson.Write(Path.Combine(recordsFolder, RecordsStage.ManifestName), new Contents(splits, rejected));
+
+    /// <exception cref="PipelineException">Missing, unreadable, not a manifest, or naming a shard outside the folder.</exception>
     public static RecordsManifest Read(string recordsFolder)
     {
         var path = Path.Combine(recordsFolder, RecordsStage.ManifestName);
-        try
+        var contents = ManifestJson.Read<Contents>(path, What, Remedy);
+        foreach (var (split, records) in contents.Splits)
         {
-            var root = JsonNode.Parse(File.ReadAllText(path))!;
-            var splits = new Dictionary<string, (int, IReadOnlyList<string>)>(StringComparer.Ordinal);
-            foreach (var (name, node) in root["splits"]!.AsObject())
+            // The shards are read from the records folder; a name that leads out of it is a damaged or crafted file.
+            if (records.Shards.FirstOrDefault(s => s.Length == 0 || s != Path.GetFileName(s) || s is "." or "..") is { } bad)
             {
-                var shards = node!["shards"]!.AsArray().Select(s => s!.GetValue<string>()).ToList();
-                splits[name] = (node["examples"]!.GetValue<int>(), shards);
+                throw new PipelineException($"cannot read {What}: split \"{split}\" lists \"{bad}\", which is not a file name; {Remedy}", path);
             }
-            return new RecordsManifest(recordsFolder, splits);
         }
-        catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new PipelineException($"cannot read the records manifest ({e.Message}); rebuild Records with --target=Records --force", path, e);
-        }
+        return new RecordsManifest(recordsFolder, contents);
     }
 
-    private (int Examples, IReadOnlyList<string> Shards) Split(string split) =>
-        _splits.TryGetValue(split, out var found) ? found
+    private SplitRecords Split(string split) =>
+        _contents.Splits.TryGetValue(split, out var found) ? found
             : throw new PipelineException($"the records have no split \"{split}\" (they hold {string.Join(", ", Splits)})", Folder);
-
-    private static IReadOnlyList<string> SplitOrderOf(IEnumerable<string> names) => Datasets.SplitOrder.Sort(names);
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Pipeline.Core.Engine;
 
 namespace Pipeline.Core.Records;
@@ -13,38 +12,25 @@ internal static class RecordsParts
 {
     public sealed record Shard(string Split, string Name, int Examples, IReadOnlyDictionary<string, int> Labels);
 
-    public sealed record Combined(JsonObject Manifest, IReadOnlyList<(string Origin, string Error)> Rejects);
+    public sealed record Combined(IReadOnlyDictionary<string, RecordsManifest.SplitRecords> Splits, IReadOnlyList<(string Origin, string Error)> Rejects);
 
-    private sealed record Part(string Path, string Key, int Index, int Count, IReadOnlyList<(Shard Shard, string Hash)> Shards,
-        IReadOnlyList<(string Origin, string Error)> Rejects);
+    /// <summary>records/parts/part-I-of-N.json: one worker's shards with their hashes and its rejects, under the run's key.</summary>
+    private sealed record PartFile(string Key, int Index, int Count, IReadOnlyList<PartShard> Shards, IReadOnlyList<PartReject> Rejects);
 
-    public static JsonObject SplitManifest(int examples, IReadOnlyList<string> shardNames, IReadOnlyDictionary<string, int> counts) => new()
-    {
-        ["examples"] = examples,
-        ["shards"] = new JsonArray([.. shardNames.Select(n => JsonValue.Create(n))]),
-        ["labels"] = new JsonObject(counts.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-    };
+    private sealed record PartShard(string Split, string Name, int Examples, IReadOnlyDictionary<string, int> Labels, string Hash);
+
+    private sealed record PartReject(string Origin, string Error);
+
+    private sealed record Part(string Path, PartFile File);
 
     public static void WritePart(string folder, RecordsPart part, StageRun run, IReadOnlyList<Shard> shards, IReadOnlyList<(string Origin, string Error)> rejects)
     {
-        var json = new JsonObject
-        {
-            ["key"] = run.ResumeKey,
-            ["index"] = part.Index,
-            ["count"] = part.Count,
-            ["shards"] = new JsonArray([.. shards.Select(s => (JsonNode)new JsonObject
-            {
-                ["split"] = s.Split,
-                ["name"] = s.Name,
-                ["examples"] = s.Examples,
-                ["labels"] = new JsonObject(s.Labels.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-                ["hash"] = ContentHash.OfFile(Path.Combine(folder, s.Name)),
-            })]),
-            ["rejects"] = new JsonArray([.. rejects.Select(r => (JsonNode)new JsonObject { ["origin"] = r.Origin, ["error"] = r.Error })]),
-        };
+        var file = new PartFile(run.ResumeKey, part.Index, part.Count,
+            [.. shards.Select(s => new PartShard(s.Split, s.Name, s.Examples, s.Labels, ContentHash.OfFile(Path.Combine(folder, s.Name))))],
+            [.. rejects.Select(r => new PartReject(r.Origin, r.Error))]);
         var parts = Path.Combine(folder, RecordsPart.Folder);
         Directory.CreateDirectory(parts);
-        File.WriteAllText(Path.Combine(parts, part.ManifestName), CanonicalJson.Serialize(json, indented: true));
+        ManifestJson.Write(Path.Combine(parts, part.ManifestName), file);
     }
 
     /// <summary>Adopts the workers' shards from <paramref name="liveRecords"/> into <paramref name="output"/> when every part is there and sound.</summary>
@@ -72,56 +58,55 @@ internal static class RecordsParts
             {
                 parts.Add(Read(file));
             }
-            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException
-                or ArgumentException or IOException or UnauthorizedAccessException)
+            catch (PipelineException e)
             {
-                return Refuse($"{Path.GetFileName(file)} cannot be read ({e.Message})");
+                return Refuse($"{Path.GetFileName(file)} cannot be read ({e.Problem})");
             }
         }
-        var count = parts[0].Count;
+        var count = parts[0].File.Count;
         if (count < 1)
         {
             return Refuse($"{Path.GetFileName(parts[0].Path)} counts {count} workers");
         }
-        var indices = parts.Select(p => p.Index).Order().ToList();
-        if (parts.Any(p => p.Count != count) || !indices.SequenceEqual(Enumerable.Range(0, count)))
+        var indices = parts.Select(p => p.File.Index).Order().ToList();
+        if (parts.Any(p => p.File.Count != count) || !indices.SequenceEqual(Enumerable.Range(0, count)))
         {
-            return Refuse($"it holds workers {string.Join(", ", indices)} of {string.Join(" or ", parts.Select(p => p.Count).Distinct())}, not all of one run");
+            return Refuse($"it holds workers {string.Join(", ", indices)} of {string.Join(" or ", parts.Select(p => p.File.Count).Distinct())}, not all of one run");
         }
-        if (parts.FirstOrDefault(p => p.Key != run.ResumeKey) is { } stale)
+        if (parts.FirstOrDefault(p => p.File.Key != run.ResumeKey) is { } stale)
         {
             return Refuse($"{Path.GetFileName(stale.Path)} was made from other inputs or parameters than this build's");
         }
-        if (parts.SelectMany(p => p.Shards).Select(s => s.Shard)
-            .FirstOrDefault(s => !splits.Contains(s.Split) || !shardNames(s.Split).Contains(s.Name)) is { } misplaced)
+        var listed = parts.SelectMany(p => p.File.Shards).ToList();
+        if (listed.FirstOrDefault(s => !splits.Contains(s.Split) || !shardNames(s.Split).Contains(s.Name)) is { } misplaced)
         {
             return Refuse($"{misplaced.Name} is listed under split \"{misplaced.Split}\", which has no such shard");
         }
         var expected = splits.SelectMany(shardNames).Order(StringComparer.Ordinal).ToList();
-        var got = parts.SelectMany(p => p.Shards).Select(s => s.Shard.Name).Order(StringComparer.Ordinal).ToList();
+        var got = listed.Select(s => s.Name).Order(StringComparer.Ordinal).ToList();
         if (!expected.SequenceEqual(got))
         {
             return Refuse($"the parts hold {got.Count} shards, not the {expected.Count} this dataset has");
         }
         // Every shard is checked before any is adopted, so a refusal leaves the output folder as it was.
-        foreach (var (shard, hash) in parts.SelectMany(p => p.Shards))
+        foreach (var shard in listed)
         {
             var source = Path.Combine(liveRecords, shard.Name);
-            if (!File.Exists(source) || ContentHash.OfFile(source) != hash)
+            if (!File.Exists(source) || ContentHash.OfFile(source) != shard.Hash)
             {
                 return Refuse($"{shard.Name} is {(File.Exists(source) ? "not the file its worker wrote" : "missing")}");
             }
         }
         Directory.CreateDirectory(output);
-        foreach (var (shard, _) in parts.SelectMany(p => p.Shards))
+        foreach (var shard in listed)
         {
             var source = Path.Combine(liveRecords, shard.Name);
             var target = Path.Combine(output, shard.Name);
             HardLink.CreateOrCopy(source, target);
         }
 
-        var manifest = new JsonObject();
-        var shards = parts.SelectMany(p => p.Shards).Select(s => s.Shard).ToList();
+        var manifest = new Dictionary<string, RecordsManifest.SplitRecords>(StringComparer.Ordinal);
+        var shards = listed;
         foreach (var split in splits)
         {
             var ofSplit = shards.Where(s => s.Split == split).ToList();
@@ -130,27 +115,20 @@ internal static class RecordsParts
             {
                 counts[label] = counts.GetValueOrDefault(label) + n;
             }
-            manifest[split] = SplitManifest(ofSplit.Sum(s => s.Examples), shardNames(split), counts);
+            manifest[split] = new RecordsManifest.SplitRecords(ofSplit.Sum(s => s.Examples), shardNames(split), counts);
         }
         run.Log($"  combined {count} workers' shares: {shards.Count} shards, {shards.Sum(s => s.Examples)} examples, checked against their hashes");
-        combined = new Combined(manifest, [.. parts.SelectMany(p => p.Rejects)]);
+        combined = new Combined(manifest, [.. parts.SelectMany(p => p.File.Rejects).Select(r => (r.Origin, r.Error))]);
         return true;
     }
 
     private static Part Read(string path)
     {
-        var json = JsonNode.Parse(File.ReadAllText(path))!;
-        var shards = json["shards"]!.AsArray().Select(s => (new Shard(
-                s!["split"]!.GetValue<string>(),
-                s["name"]!.GetValue<string>(),
-                s["examples"]!.GetValue<int>(),
-                s["labels"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<int>())),
-            s["hash"]!.GetValue<string>())).ToList();
-        if (shards.Any(s => s.Item1.Name.Contains('/') || s.Item1.Name.Contains('\\') || s.Item1.Name.Contains("..", StringComparison.Ordinal)))
+        var file = ManifestJson.Read<PartFile>(path, "a worker's part", "build Records here");
+        if (file.Shards.Any(s => s.Name != System.IO.Path.GetFileName(s.Name) || s.Name is "" or "." or ".."))
         {
-            throw new FormatException("a shard name is not a file name");
+            throw new PipelineException("a shard name is not a file name", path);
         }
-        var rejects = json["rejects"]!.AsArray().Select(r => (r!["origin"]!.GetValue<string>(), r["error"]!.GetValue<string>())).ToList();
-        return new Part(path, json["key"]!.GetValue<string>(), json["index"]!.GetValue<int>(), json["count"]!.GetValue<int>(), shards, rejects);
+        return new Part(path, file);
     }
 }

@@ -80,7 +80,7 @@ public sealed class RecordsStage : IStage
         var encoder = new ImageEncoder(_dataset.Records.JpegQuality, _dataset.Records.MaxImagePixels);
         var skipBad = _dataset.Records.OnBadImage == "skip";
         var rejects = new List<Reject>();
-        var manifest = new JsonObject();
+        var manifest = new Dictionary<string, RecordsManifest.SplitRecords>(StringComparer.Ordinal);
         if (_part is null && RecordsParts.TryCombine(Path.Combine(ArtifactsDirectory, Output), folder, run, _source.Splits, ShardNames, out var combined))
         {
             // The shares' examples were encoded by the workers; only the label checks are the whole run's own.
@@ -88,7 +88,7 @@ public sealed class RecordsStage : IStage
             {
                 Usable(_source.Examples(split), labels, rejects);
             }
-            WriteManifest(folder, combined.Manifest, [.. rejects, .. combined.Rejects.Select(r => new Reject(r.Origin, r.Error))], run);
+            WriteManifest(folder, combined.Splits, [.. rejects, .. combined.Rejects.Select(r => new Reject(r.Origin, r.Error))], run);
             return;
         }
 
@@ -119,7 +119,7 @@ public sealed class RecordsStage : IStage
             }
             var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
             var written = WriteSplit(run, shardNames, examples, labels, encoder, skipBad, rejects, counts);
-            manifest[split] = RecordsParts.SplitManifest(written, shardNames, counts);
+            manifest[split] = new RecordsManifest.SplitRecords(written, shardNames, counts);
             run.Log($"  {split}: {written} examples in {shardCount} shard{(shardCount == 1 ? "" : "s")}");
         }
         if (_part is not null)
@@ -142,10 +142,9 @@ public sealed class RecordsStage : IStage
         return [.. Enumerable.Range(0, shardCount).Select(shard => ShardName.For(split, shard, shardCount))];
     }
 
-    private void WriteManifest(string folder, JsonObject manifest, IReadOnlyList<Reject> rejects, StageRun run)
+    private void WriteManifest(string folder, IReadOnlyDictionary<string, RecordsManifest.SplitRecords> manifest, IReadOnlyList<Reject> rejects, StageRun run)
     {
-        var root = new JsonObject { ["splits"] = manifest, ["rejected"] = rejects.Count };
-        File.WriteAllText(Path.Combine(folder, ManifestName), CanonicalJson.Serialize(root, indented: true));
+        RecordsManifest.Write(folder, manifest, rejects.Count);
         if (rejects.Count > 0)
         {
             var list = new JsonArray([.. rejects.Select(r => (Origin: Portable(r.Origin), Error: Portable(r.Error)))

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
@@ -32,41 +33,19 @@ public sealed record TrainedModel(string Architecture, IReadOnlyList<string> Cla
     /// <summary>What the model reads, as the input pipeline and the serving path take it.</summary>
     public InputSpec Input => new(Channels, InputSize, [.. Mean.Select(m => (float)m)], [.. Std.Select(s => (float)s)]);
 
-    public JsonObject ToJson() => new()
-    {
-        ["architecture"] = Architecture,
-        ["classes"] = new JsonArray([.. Classes.Select(c => JsonValue.Create(c))]),
-        ["input"] = new JsonObject
-        {
-            ["channels"] = Channels,
-            ["size"] = InputSize,
-            ["mean"] = new JsonArray([.. Mean.Select(m => JsonValue.Create(m))]),
-            ["std"] = new JsonArray([.. Std.Select(m => JsonValue.Create(m))]),
-        },
-        ["steps"] = Steps,
-        ["lineage"] = Lineage,
-    };
+    public JsonObject ToJson() => (JsonObject)JsonSerializer.SerializeToNode(Card.From(this), ManifestJson.Options)!;
 
-    public static TrainedModel Read(string folder)
+    /// <exception cref="PipelineException">Missing, unreadable or not a model card.</exception>
+    public static TrainedModel Read(string folder) =>
+        ManifestJson.Read<Card>(Path.Combine(folder, CardName), "the model card", "rebuild Train with --target=Train --force").ToModel();
+
+    /// <summary>model.json's shape.</summary>
+    private sealed record Card(string Architecture, IReadOnlyList<string> Classes, CardInput Input, int Steps, string Lineage)
     {
-        var path = Path.Combine(folder, CardName);
-        try
-        {
-            var json = JsonNode.Parse(File.ReadAllText(path))!;
-            var input = json["input"]!;
-            return new TrainedModel(
-                json["architecture"]!.GetValue<string>(),
-                [.. json["classes"]!.AsArray().Select(c => c!.GetValue<string>())],
-                input["channels"]!.GetValue<int>(),
-                input["size"]!.GetValue<int>(),
-                [.. input["mean"]!.AsArray().Select(m => m!.GetValue<double>())],
-                [.. input["std"]!.AsArray().Select(m => m!.GetValue<double>())],
-                json["steps"]!.GetValue<int>(),
-                json["lineage"]!.GetValue<string>());
-        }
-        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new PipelineException($"cannot read the model card ({e.Message}); rebuild Train with --target=Train --force", path, e);
-        }
+        public static Card From(TrainedModel m) => new(m.Architecture, m.Classes, new CardInput(m.Channels, m.InputSize, m.Mean, m.Std), m.Steps, m.Lineage);
+
+        public TrainedModel ToModel() => new(Architecture, Classes, Input.Channels, Input.Size, Input.Mean, Input.Std, Steps, Lineage);
     }
+
+    private sealed record CardInput(int Channels, int Size, IReadOnlyList<double> Mean, IReadOnlyList<double> Std);
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 
@@ -10,37 +9,22 @@ namespace Pipeline.Training.Transfer;
 /// </summary>
 public sealed record BottlenecksManifest(string Backbone, InputSpec Input, int Dimension, IReadOnlyDictionary<string, int> Splits)
 {
-    public void Write(string path) => File.WriteAllText(path, CanonicalJson.Serialize(new JsonObject
-    {
-        ["backbone"] = Backbone,
-        ["input"] = new JsonObject
-        {
-            ["channels"] = Input.Channels,
-            ["size"] = Input.Size,
-            ["mean"] = new JsonArray([.. Input.Mean.Select(m => JsonValue.Create(m))]),
-            ["std"] = new JsonArray([.. Input.Std.Select(s => JsonValue.Create(s))]),
-        },
-        ["dimension"] = Dimension,
-        ["splits"] = new JsonObject(Splits.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)s.Value))),
-    }, indented: true) + "\n");
+    // The extra newline after the canonical text is how the file has always ended; its bytes are an output's hash.
+    public void Write(string path) => File.WriteAllText(path, ManifestJson.Text(Contents.From(this)) + "\n");
 
     /// <exception cref="PipelineException">Missing or not a manifest this stage wrote.</exception>
-    public static BottlenecksManifest Read(string path)
+    public static BottlenecksManifest Read(string path) =>
+        ManifestJson.Read<Contents>(path, "the bottlenecks' manifest", "rebuild with --target=Bottlenecks --force").ToManifest();
+
+    /// <summary>The file's shape.</summary>
+    private sealed record Contents(string Backbone, ContentsInput Input, int Dimension, IReadOnlyDictionary<string, int> Splits)
     {
-        try
-        {
-            var json = JsonNode.Parse(File.ReadAllText(path))!;
-            var input = json["input"]!;
-            return new BottlenecksManifest(
-                json["backbone"]!.GetValue<string>(),
-                new InputSpec(input["channels"]!.GetValue<int>(), input["size"]!.GetValue<int>(),
-                    [.. input["mean"]!.AsArray().Select(m => m!.GetValue<float>())], [.. input["std"]!.AsArray().Select(s => s!.GetValue<float>())]),
-                json["dimension"]!.GetValue<int>(),
-                json["splits"]!.AsObject().ToDictionary(s => s.Key, s => s.Value!.GetValue<int>()));
-        }
-        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new PipelineException($"cannot read the bottlenecks' manifest ({e.Message}); rebuild with --target=Bottlenecks --force", path, e);
-        }
+        public static Contents From(BottlenecksManifest m) =>
+            new(m.Backbone, new ContentsInput(m.Input.Channels, m.Input.Size, m.Input.Mean, m.Input.Std), m.Dimension, m.Splits);
+
+        public BottlenecksManifest ToManifest() => new(Backbone, new InputSpec(Input.Channels, Input.Size, Input.Mean, Input.Std), Dimension, Splits);
     }
+
+    /// <summary>The backbone's input, in single precision as the model reads it (written as the shortest text of each float).</summary>
+    private sealed record ContentsInput(int Channels, int Size, float[] Mean, float[] Std);
 }
