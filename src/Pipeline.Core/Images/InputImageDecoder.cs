@@ -80,6 +80,10 @@ public sealed class InputImageDecoder
         {
             throw new BadImageException($"image too large: {info.Width}×{info.Height} is more than the {_maxPixels:N0} pixels allowed; refused before decoding", name);
         }
+        if (UntrustedImages.Truncation(bytes) is { } truncation)
+        {
+            throw new BadImageException($"the image is {truncation}", name);
+        }
         try
         {
             return LoadResized(bytes);

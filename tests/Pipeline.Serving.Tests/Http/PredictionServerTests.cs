@@ -89,6 +89,8 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         { "invalid base64", """{"instances": [{"image_bytes": {"b64": "***"}}]}""", ["instances[0].image_bytes.b64 is not valid base64"] },
         { "bytes that are not an image", Instances(Encoding.UTF8.GetBytes("plain text, no image")), ["instances[0]", "not an image"] },
         { "an image too large", Instances(TestImages.Black, TestImages.GrayPng(0, 40, 40)), ["instances[1]", "image too large: 40×40 is more than the 1,000 pixels allowed"] },
+        { "a JPEG cut short", Instances(TestImages.Black, TestImages.TruncatedJpeg()), ["instances[1]: the image is truncated: the JPEG has no end-of-image marker"] },
+        { "a PNG whose image data stops early", Instances(TestImages.White, TestImages.Black, TestImages.PngWithShortImageData()), ["instances[2]: the image is truncated: the PNG's image data holds"] },
         { "too many instances", Instances([.. Enumerable.Repeat(TestImages.Black, ServedModel.MaxInstances + 1)]), ["too many instances: 5; at most 4 per request"] },
     };
 
