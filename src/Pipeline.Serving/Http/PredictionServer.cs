@@ -70,13 +70,15 @@ public sealed class PredictionServer : IAsyncDisposable
         var app = builder.Build();
         app.UseRateLimiter();
         var handler = new RequestHandler(classifier, options, log ?? (_ => { }));
+        // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
+        string[] read = [HttpMethods.Get, HttpMethods.Head];
         app.MapPost("/v1/models/{target}", handler.PredictAsync);
-        app.MapGet("/v1/models/{name}", handler.Status);
-        app.MapGet("/v1/models/{name}/metadata", handler.Metadata);
-        app.MapGet("/healthz", () => Results.Json(new JsonObject { ["status"] = "ok" }));
+        app.MapMethods("/v1/models/{name}", read, handler.Status);
+        app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
+        app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
-        app.MapFallback("{*path}", (HttpContext context) => Error(404,
-            $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{options.Name}:predict, GET /v1/models/{options.Name}, GET /healthz"));
+        // Routing would answer a known path with the wrong method 405, but the fallback matches every method first.
+        app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new PredictionServer(app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
@@ -96,6 +98,8 @@ public sealed class PredictionServer : IAsyncDisposable
 
     private sealed class RequestHandler
     {
+        private const string PredictSuffix = ":predict";
+
         private readonly OnnxClassifier _classifier;
         private readonly ServerOptions _options;
         private readonly Action<string> _log;
@@ -109,12 +113,13 @@ public sealed class PredictionServer : IAsyncDisposable
 
         public async Task<IResult> PredictAsync(HttpContext context, string target)
         {
-            const string suffix = ":predict";
-            if (!target.EndsWith(suffix, StringComparison.Ordinal))
+            if (!target.EndsWith(PredictSuffix, StringComparison.Ordinal))
             {
-                return Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
+                return target == _options.Name
+                    ? MethodNotAllowed(context)
+                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
             }
-            var name = target[..^suffix.Length];
+            var name = target[..^PredictSuffix.Length];
             if (name != _options.Name)
             {
                 return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
@@ -150,8 +155,8 @@ public sealed class PredictionServer : IAsyncDisposable
             }
         }
 
-        public IResult Status(string name) => name != _options.Name
-            ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
+        public IResult Status(HttpContext context, string name) => name != _options.Name
+            ? name == _options.Name + PredictSuffix ? MethodNotAllowed(context) : Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
             : Results.Json(new JsonObject
             {
                 ["model_version_status"] = new JsonArray(new JsonObject
@@ -169,6 +174,31 @@ public sealed class PredictionServer : IAsyncDisposable
                 ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                 ["metadata"] = _classifier.Card.ToJson(),
             });
+
+        /// <summary>An unknown path is a 404; a known one asked with a method it does not take is a 405 saying which it takes.</summary>
+        public IResult Unmatched(HttpContext context) => AllowedMethods(context.Request.Path) is not null
+            ? MethodNotAllowed(context)
+            : Error(404, $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{_options.Name}:predict, GET /v1/models/{_options.Name}, GET /healthz");
+
+        private IResult MethodNotAllowed(HttpContext context)
+        {
+            var allowed = AllowedMethods(context.Request.Path)!;
+            context.Response.Headers.Allow = string.Join(", ", allowed);
+            return Error(405, $"{context.Request.Method} is not allowed on {context.Request.Path}; use {string.Join(" or ", allowed)}");
+        }
+
+        /// <summary>The methods the server answers on a path, or null when it has no such endpoint; the routes above, as a client sees them.</summary>
+        private string[]? AllowedMethods(PathString path)
+        {
+            var models = $"/v1/models/{_options.Name}";
+            return path.Value switch
+            {
+                "/healthz" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == models || p == models + "/metadata" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == models + PredictSuffix => [HttpMethods.Post],
+                _ => null,
+            };
+        }
 
         /// <summary>The whole body, refused with 413 past the limit whether or not the client declared its length.</summary>
         private async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request)

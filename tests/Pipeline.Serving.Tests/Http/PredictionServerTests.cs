@@ -164,14 +164,14 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
 
     [Theory]
     [InlineData("POST", "v1/models/other:predict", "no model named \"other\"; this server serves \"tiny\"")]
-    [InlineData("POST", "v1/models/tiny", "predict with POST /v1/models/tiny:predict")]
     [InlineData("POST", "v1/models/tiny:classify", "predict with POST /v1/models/tiny:predict")]
     [InlineData("GET", "v1/models/other", "no model named \"other\"")]
     [InlineData("GET", "v1/models/other/metadata", "no model named \"other\"")]
     [InlineData("GET", "v1/models", "no endpoint GET /v1/models")]
     [InlineData("GET", "v2/models/tiny:predict", "no endpoint GET /v2/models/tiny:predict")]
     [InlineData("GET", "favicon.ico", "no endpoint GET /favicon.ico")]
-    [InlineData("DELETE", "v1/models/tiny", "no endpoint DELETE /v1/models/tiny")]
+    [InlineData("DELETE", "v1/models/other", "no endpoint DELETE /v1/models/other")]
+    [InlineData("POST", "v1/models/tiny:predict/metadata", "no endpoint POST /v1/models/tiny:predict/metadata")]
     public async Task Wrong_model_or_unknown_endpoint_is_answered_404_with_an_error_that_names_it(string method, string path, string expected)
     {
         using var content = method == "POST" ? new StringContent(Instances(TestImages.Black), Encoding.UTF8, "application/json") : null;
@@ -180,6 +180,43 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
 
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Contains(expected, json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("POST", "healthz", new[] { "GET", "HEAD" })]
+    [InlineData("DELETE", "v1/models/tiny", new[] { "GET", "HEAD" })]
+    [InlineData("POST", "v1/models/tiny", new[] { "GET", "HEAD" })]
+    [InlineData("PUT", "v1/models/tiny/metadata", new[] { "GET", "HEAD" })]
+    [InlineData("GET", "v1/models/tiny:predict", new[] { "POST" })]
+    [InlineData("PUT", "v1/models/tiny:predict", new[] { "POST" })]
+    public async Task Wrong_method_on_an_endpoint_is_answered_405_with_the_allowed_methods(string method, string path, string[] allowed)
+    {
+        using var content = method is "POST" or "PUT" ? new StringContent(Instances(TestImages.Black), Encoding.UTF8, "application/json") : null;
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = content };
+
+        using var response = await Client.SendAsync(request);
+        var json = await ReadJsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allowed, response.Content.Headers.Allow);
+        Assert.Contains($"{method} is not allowed on /{path}; use {string.Join(" or ", allowed)}", json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(_served.Log);
+    }
+
+    [Theory]
+    [InlineData("healthz")]
+    [InlineData("v1/models/tiny")]
+    [InlineData("v1/models/tiny/metadata")]
+    public async Task Head_is_answered_as_get_is_without_the_body(string path)
+    {
+        using var get = await Client.GetAsync(path);
+        using var head = await Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("application/json", head.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.NotEmpty(await get.Content.ReadAsByteArrayAsync());
     }
 
     [Fact]
