@@ -22,11 +22,15 @@ namespace Pipeline.Serving.Http;
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private const string PredictPolicy = "predict";
 
-    private PredictionServer(WebApplication app, Uri address)
+    private readonly WebApplication _app;
+    private readonly ConcurrencyLimiter _decoding;
+
+    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Uri address)
     {
         _app = app;
+        _decoding = decoding;
         Address = address;
     }
 
@@ -52,13 +56,16 @@ public sealed class PredictionServer : IAsyncDisposable
                 kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
             }
         });
-        // At most MaxConcurrentRequests decode and predict at once, a bounded queue waits, the rest get 503 at once:
-        // each request holds its body, the decoded images and their tensors, so an unbounded number would be
-        // unbounded memory.
+        // At most MaxConcurrentRequests predict requests are read, decoded and predicted at once, a bounded queue waits,
+        // the rest get 503 at once: each holds its body, the decoded images and their tensors, so an unbounded number
+        // would be unbounded memory. Only predict: /healthz and the GET endpoints must answer while predictions queue.
         builder.Services.AddRateLimiter(limiter =>
         {
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter("predict",
-                _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxConcurrentRequests, QueueLimit = options.MaxQueuedRequests }));
+            limiter.AddConcurrencyLimiter(PredictPolicy, limit =>
+            {
+                limit.PermitLimit = options.MaxConcurrentRequests;
+                limit.QueueLimit = options.MaxQueuedRequests;
+            });
             limiter.OnRejected = async (context, cancellation) =>
             {
                 context.HttpContext.Response.StatusCode = 503;
@@ -69,10 +76,17 @@ public sealed class PredictionServer : IAsyncDisposable
         });
         var app = builder.Build();
         app.UseRateLimiter();
-        var handler = new RequestHandler(classifier, options, log ?? (_ => { }));
+        // Large requests take turns decoding, by pixels: see ServerOptions.SmallRequestPixels.
+        var decoding = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = DecodingPermits(options.MaxRequestPixels),
+            QueueLimit = int.MaxValue, // the requests waiting are already bounded by MaxConcurrentRequests
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+        var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }));
         // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
         string[] read = [HttpMethods.Get, HttpMethods.Head];
-        app.MapPost("/v1/models/{target}", handler.PredictAsync);
+        app.MapPost("/v1/models/{target}", handler.PredictAsync).RequireRateLimiting(PredictPolicy);
         app.MapMethods("/v1/models/{name}", read, handler.Status);
         app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
@@ -81,7 +95,7 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PredictionServer(app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        return new PredictionServer(app, decoding, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
 
     /// <summary>Completes when the server stops (Ctrl+C or <see cref="DisposeAsync"/>).</summary>
@@ -91,7 +105,11 @@ public sealed class PredictionServer : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _decoding.Dispose();
     }
+
+    /// <summary>Permits of the decoding limiter, one per pixel: a request's own budget, within an int.</summary>
+    private static int DecodingPermits(long pixels) => (int)Math.Clamp(pixels, 1, int.MaxValue);
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
@@ -102,12 +120,14 @@ public sealed class PredictionServer : IAsyncDisposable
 
         private readonly OnnxClassifier _classifier;
         private readonly ServerOptions _options;
+        private readonly ConcurrencyLimiter _decoding;
         private readonly Action<string> _log;
 
-        public RequestHandler(OnnxClassifier classifier, ServerOptions options, Action<string> log)
+        public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log)
         {
             _classifier = classifier;
             _options = options;
+            _decoding = decoding;
             _log = log;
         }
 
@@ -127,9 +147,17 @@ public sealed class PredictionServer : IAsyncDisposable
             try
             {
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes);
+                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes).Select(i => (ReadOnlyMemory<byte>)i).ToList();
                 var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
-                var predictions = _classifier.Predict([.. images.Select(i => (ReadOnlyMemory<byte>)i)], names, _options.MaxImagePixels);
+                var pixels = RequestPixels(images, names);
+                using var turn = pixels > _options.SmallRequestPixels
+                    ? await _decoding.AcquireAsync(DecodingPermits(pixels), context.RequestAborted).ConfigureAwait(false)
+                    : null;
+                if (turn is { IsAcquired: false })
+                {
+                    return Error(503, $"the server is busy decoding large requests; retry shortly");
+                }
+                var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
                 return Results.Json(new JsonObject
                 {
                     ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
@@ -174,6 +202,23 @@ public sealed class PredictionServer : IAsyncDisposable
                 ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                 ["metadata"] = _classifier.Card.ToJson(),
             });
+
+        /// <summary>The pixels the request's images decode to, from their headers; over the budget is the client's mistake.</summary>
+        private long RequestPixels(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names)
+        {
+            var each = _classifier.HeaderPixels(images, names, _options.MaxImagePixels);
+            long total = 0;
+            for (var i = 0; i < each.Length; i++)
+            {
+                total += each[i];
+                if (total > _options.MaxRequestPixels)
+                {
+                    throw new BadRequestException($"{names[i]}: with it the request's images hold {total:N0} pixels, more than the {_options.MaxRequestPixels:N0} "
+                        + "allowed per request (width × height summed from their headers); send fewer or smaller images per request");
+                }
+            }
+            return total;
+        }
 
         /// <summary>An unknown path is a 404; a known one asked with a method it does not take is a 405 saying which it takes.</summary>
         public IResult Unmatched(HttpContext context) => AllowedMethods(context.Request.Path) is not null

@@ -91,6 +91,11 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         { "an image too large", Instances(TestImages.Black, TestImages.GrayPng(0, 40, 40)), ["instances[1]", "image too large: 40×40 is more than the 1,000 pixels allowed"] },
         { "a JPEG cut short", Instances(TestImages.Black, TestImages.TruncatedJpeg()), ["instances[1]: the image is truncated: the JPEG has no end-of-image marker"] },
         { "a PNG whose image data stops early", Instances(TestImages.White, TestImages.Black, TestImages.PngWithShortImageData()), ["instances[2]: the image is truncated: the PNG's image data holds"] },
+        {
+            "images over the request's pixel budget",
+            Instances(TestImages.GrayPng(0, 30, 30), TestImages.GrayPng(0, 30, 30), TestImages.GrayPng(0, 30, 30)),
+            ["instances[2]: with it the request's images hold 2,700 pixels, more than the 2,000 allowed per request"]
+        },
         { "too many instances", Instances([.. Enumerable.Repeat(TestImages.Black, ServedModel.MaxInstances + 1)]), ["too many instances: 5; at most 4 per request"] },
     };
 
@@ -104,6 +109,16 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         var error = json["error"]!.GetValue<string>();
         Assert.All(expected, part => Assert.Contains(part, error, StringComparison.Ordinal));
         Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Request_of_exactly_the_pixel_budget_is_predicted()
+    {
+        var (status, json) = await PostAsync(Predict, Instances(TestImages.GrayPng(255, 40, 25), TestImages.GrayPng(0, 25, 40)));
+
+        Assert.Equal(ServedModel.MaxRequestPixels, 40 * 25 * 2);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([TinyExport.Light, TinyExport.Dark], json["predictions"]!.AsArray().Select(p => p!["classes"]!.GetValue<int>()));
     }
 
     [Fact]
