@@ -10,8 +10,8 @@ namespace Pipeline.Cli.Benchmarks;
 
 /// <summary>
 /// The REST server's figures, measured against a real `pipeline serve` process on localhost: time until it answers,
-/// single-image latency (p50/p99, one request at a time), throughput and latency under concurrent load, and the
-/// server process's memory.
+/// single-image latency (p50/p99, one request at a time), throughput and latency under concurrent load, the
+/// server process's memory, and small requests' latency while three clients send the largest requests it takes.
 /// </summary>
 internal static partial class ServeBenchmark
 {
@@ -62,6 +62,11 @@ internal static partial class ServeBenchmark
             Task.WaitAll(workers);
             var seconds = wall.Elapsed.TotalSeconds;
             var peak = PeakResidentBytes(server.Id);
+            server.Refresh();
+            var rssBeforeLarge = server.WorkingSet64;
+
+            var large = LargeRequestsAlongside(client, predict, body, Math.Max(1, requests / 10));
+            var peakWithLarge = PeakResidentBytes(server.Id);
 
             Console.WriteLine($"serve {exported.Card.Dataset} version {exported.Version} ({exported.Card.Architecture}, input {exported.Card.Input.Channels}×{exported.Card.Input.Size}×{exported.Card.Input.Size}), "
                 + $"one {image.Length:N0}-byte image per request, {Environment.ProcessorCount} cores shared by server and client:");
@@ -69,12 +74,95 @@ internal static partial class ServeBenchmark
             Console.WriteLine($"  latency, one request at a time ({single.Length}): p50 {Percentile(single, 50):0.00} ms, p99 {Percentile(single, 99):0.00} ms");
             Console.WriteLine($"  under load ({requests} requests, {concurrency} concurrent): {requests / seconds:0} requests/s, p50 {Percentile(loaded, 50):0.00} ms, p99 {Percentile(loaded, 99):0.00} ms");
             Console.WriteLine($"  server memory: {rssAfterWarmup / (1024 * 1024)} MB resident after warm-up, {(peak is { } p ? $"{p / (1024 * 1024)} MB" : "unknown")} peak");
+            Console.WriteLine($"  while {LargeClients} maximal requests run ({large.Images} JPEGs of {LargeSide}×{LargeSide}, {large.BodyBytes / (1024.0 * 1024):0.0} MB each, over and over): "
+                + $"{large.Small.Length} small requests one at a time: p50 {Percentile(large.Small, 50):0.00} ms, p99 {Percentile(large.Small, 99):0.00} ms, max {large.Small.Max():0.00} ms; "
+                + $"/healthz max {large.Healthz.Max():0.00} ms; {large.Large.Count} maximal requests answered, median {Percentile([.. large.Large], 50) / 1000:0.00} s; "
+                + $"server memory {rssBeforeLarge / (1024 * 1024)} MB before, {(peakWithLarge is { } q ? $"{q / (1024 * 1024)} MB" : "unknown")} peak");
         }
         finally
         {
             server.Kill(entireProcessTree: true);
             server.WaitForExit();
         }
+    }
+
+    private const int LargeClients = 3;
+    private const int LargeSide = 5000;
+
+    /// <summary>
+    /// Small requests, and /healthz after each tenth, one at a time while <see cref="LargeClients"/> clients each send the
+    /// largest request the server's default budget takes (two 5000×5000 JPEGs: 50 megapixels) over and over.
+    /// </summary>
+    private static (double[] Small, double[] Healthz, List<double> Large, int Images, long BodyBytes) LargeRequestsAlongside(HttpClient client, Uri predict, string smallBody, int count)
+    {
+        const int images = 2;
+        var jpeg = LargeJpeg();
+        var largeBody = new JsonObject { ["instances"] = new JsonArray([.. Enumerable.Range(0, images).Select(_ => (JsonNode)new JsonObject { ["b64"] = Convert.ToBase64String(jpeg) })]) }.ToJsonString();
+        var healthz = new Uri(predict, "/healthz");
+        var large = new List<double>();
+        using var stop = new CancellationTokenSource();
+        var senders = Enumerable.Range(0, LargeClients).Select(_ => new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var start = Stopwatch.GetTimestamp();
+                Send(client, predict, largeBody);
+                lock (large)
+                {
+                    large.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+        })).ToList();
+        senders.ForEach(t => t.Start());
+        Thread.Sleep(500); // every large request is in the server: decoding or waiting its turn
+
+        // At least `count` small requests, and on until each large client has had two answers: the whole time spans them.
+        var small = new List<double>();
+        var health = new List<double>();
+        for (var i = 0; i < count || Answered() < 2 * LargeClients; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            Send(client, predict, smallBody);
+            small.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            if (i % 10 == 0)
+            {
+                start = Stopwatch.GetTimestamp();
+                using var response = client.GetAsync(healthz).GetAwaiter().GetResult();
+                response.EnsureSuccessStatusCode();
+                health.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+        stop.Cancel();
+        senders.ForEach(t => t.Join());
+        return ([.. small], [.. health], large, images, Encoding.UTF8.GetByteCount(largeBody));
+
+        int Answered()
+        {
+            lock (large)
+            {
+                return large.Count;
+            }
+        }
+    }
+
+    /// <summary>A 5000×5000 JPEG of smooth gradients and some texture, about the size of a photo's.</summary>
+    private static byte[] LargeJpeg()
+    {
+        using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(LargeSide, LargeSide);
+        image.ProcessPixelRows(rows =>
+        {
+            for (var y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (var x = 0; x < row.Length; x++)
+                {
+                    row[x] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)(x / 20), (byte)(y / 20), (byte)((x * y) % 7 * 8));
+                }
+            }
+        });
+        using var buffer = new MemoryStream();
+        SixLabors.ImageSharp.ImageExtensions.SaveAsJpeg(image, buffer);
+        return buffer.ToArray();
     }
 
     /// <summary>The predict URL, from the line `pipeline serve` prints once it listens.</summary>

@@ -36,10 +36,7 @@ public sealed class ImageEncoder
         if (jpeg is { } header)
         {
             CheckSize(header.Width, header.Height, file, location);
-            if (!header.HasEndMarker)
-            {
-                throw new BadImageException($"image {file} is truncated: the JPEG has no end-of-image marker", location);
-            }
+            CheckComplete(bytes.Span, file, location);
             if (header.IsPassThroughRgb)
             {
                 return new EncodedImage(bytes, "JPEG", header.Width, header.Height, 3, "RGB");
@@ -66,6 +63,10 @@ public sealed class ImageEncoder
             throw new BadImageException($"{file} is not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", location);
         }
         CheckSize(info.Width, info.Height, file, location);
+        if (jpeg is null)
+        {
+            CheckComplete(array, file, location);
+        }
 
         try
         {
@@ -87,6 +88,15 @@ public sealed class ImageEncoder
     /// NullReferenceException), so anything but running out of memory or being cancelled means a bad image.
     /// </summary>
     private static bool IsDecoderFailure(Exception e) => e is not (OutOfMemoryException or OperationCanceledException);
+
+    /// <summary>The check every decoder for a model makes too (UntrustedImages), so what Records refuses is never served either.</summary>
+    private static void CheckComplete(ReadOnlySpan<byte> bytes, string file, string location)
+    {
+        if (UntrustedImages.Truncation(bytes) is { } truncation)
+        {
+            throw new BadImageException($"image {file} is {truncation}", location);
+        }
+    }
 
     private void CheckSize(int width, int height, string file, string location)
     {

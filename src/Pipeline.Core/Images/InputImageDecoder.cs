@@ -49,20 +49,46 @@ public sealed class InputImageDecoder
         WriteNormalized(_pixels, channels, _input.Size, _levels, destination);
     }
 
+    /// <summary>Width × height from the image's header, without decoding it: what decoding it will cost.</summary>
+    /// <exception cref="BadImageException">Not an image we can read, or too large.</exception>
+    public long HeaderPixels(ReadOnlySpan<byte> encoded, string name)
+    {
+        var info = ReadHeader(encoded.ToArray(), name);
+        return (long)info.Width * info.Height;
+    }
+
     /// <summary>Decodes into <see cref="Pixels"/> (converted to the input's channels and resized) and returns the channel count.</summary>
     /// <exception cref="BadImageException">Not an image we can read, corrupt, or too large.</exception>
     public int DecodePixels(ReadOnlySpan<byte> encoded, string name)
     {
-        if (encoded.IsEmpty)
+        // ImageSharp 2.1 identifies and loads only arrays and streams.
+        var bytes = encoded.ToArray();
+        ReadHeader(bytes, name);
+        if (UntrustedImages.Truncation(bytes) is { } truncation)
+        {
+            throw new BadImageException($"the image is {truncation}", name);
+        }
+        try
+        {
+            return LoadResized(bytes);
+        }
+        catch (Exception e) when (IsDecoderFailure(e))
+        {
+            throw new BadImageException($"the image cannot be decoded: {e.Message}", name, e);
+        }
+    }
+
+    /// <summary>The header, once the bytes are known to be an image of an allowed size.</summary>
+    private IImageInfo ReadHeader(byte[] bytes, string name)
+    {
+        if (bytes.Length == 0)
         {
             throw new BadImageException("empty, not an image", name);
         }
-        if (UntrustedImages.Refusal(encoded) is { } refusal)
+        if (UntrustedImages.Refusal(bytes) is { } refusal)
         {
             throw new BadImageException(refusal, name);
         }
-        // ImageSharp 2.1 identifies only arrays and streams.
-        var bytes = encoded.ToArray();
         IImageInfo? info;
         try
         {
@@ -80,14 +106,7 @@ public sealed class InputImageDecoder
         {
             throw new BadImageException($"image too large: {info.Width}×{info.Height} is more than the {_maxPixels:N0} pixels allowed; refused before decoding", name);
         }
-        try
-        {
-            return LoadResized(bytes);
-        }
-        catch (Exception e) when (IsDecoderFailure(e))
-        {
-            throw new BadImageException($"the image cannot be decoded: {e.Message}", name, e);
-        }
+        return info;
     }
 
     /// <summary>Per channel, the normalized value of each 8-bit level: (level / 255 − mean) / std.</summary>

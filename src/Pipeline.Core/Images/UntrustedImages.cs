@@ -9,6 +9,8 @@ namespace Pipeline.Core.Images;
 /// How we decode images we did not make: the first frame only. Image.Identify reports one frame's size, so a GIF or
 /// TIFF of thousands of frames, each within the pixel limit and each a few bytes compressed, would otherwise pass the
 /// size check and then be decoded whole. ImageSharp 2.1 cannot limit WebP's frames, so an animated WebP is refused.
+/// And complete images only: the Records stage and every decoder for a model (training, evaluation, serving) refuse
+/// the same truncated files through <see cref="Truncation"/>.
 /// </summary>
 internal static class UntrustedImages
 {
@@ -24,6 +26,20 @@ internal static class UntrustedImages
             return "an animated WebP; send a single still image";
         }
         return null;
+    }
+
+    /// <summary>
+    /// Why an image is cut short or its data corrupt, or null. ImageSharp 2.1 decodes a JPEG without its end marker, or a
+    /// PNG whose image data stops early, without complaint, inventing the missing pixels; we refuse both. Call it once
+    /// the header's size is within the limit: a PNG's data is inflated (not decoded) to the size its header promises.
+    /// </summary>
+    public static string? Truncation(ReadOnlySpan<byte> bytes)
+    {
+        if (JpegHeader.TryRead(bytes) is { HasEndMarker: false })
+        {
+            return "truncated: the JPEG has no end-of-image marker";
+        }
+        return PngImageData.Problem(bytes);
     }
 
     private static Configuration Create()

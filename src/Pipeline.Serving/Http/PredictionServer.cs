@@ -22,11 +22,15 @@ namespace Pipeline.Serving.Http;
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private const string PredictPolicy = "predict";
 
-    private PredictionServer(WebApplication app, Uri address)
+    private readonly WebApplication _app;
+    private readonly ConcurrencyLimiter _decoding;
+
+    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Uri address)
     {
         _app = app;
+        _decoding = decoding;
         Address = address;
     }
 
@@ -52,13 +56,16 @@ public sealed class PredictionServer : IAsyncDisposable
                 kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
             }
         });
-        // At most MaxConcurrentRequests decode and predict at once, a bounded queue waits, the rest get 503 at once:
-        // each request holds its body, the decoded images and their tensors, so an unbounded number would be
-        // unbounded memory.
+        // At most MaxConcurrentRequests predict requests are read, decoded and predicted at once, a bounded queue waits,
+        // the rest get 503 at once: each holds its body, the decoded images and their tensors, so an unbounded number
+        // would be unbounded memory. Only predict: /healthz and the GET endpoints must answer while predictions queue.
         builder.Services.AddRateLimiter(limiter =>
         {
-            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter("predict",
-                _ => new ConcurrencyLimiterOptions { PermitLimit = options.MaxConcurrentRequests, QueueLimit = options.MaxQueuedRequests }));
+            limiter.AddConcurrencyLimiter(PredictPolicy, limit =>
+            {
+                limit.PermitLimit = options.MaxConcurrentRequests;
+                limit.QueueLimit = options.MaxQueuedRequests;
+            });
             limiter.OnRejected = async (context, cancellation) =>
             {
                 context.HttpContext.Response.StatusCode = 503;
@@ -69,17 +76,26 @@ public sealed class PredictionServer : IAsyncDisposable
         });
         var app = builder.Build();
         app.UseRateLimiter();
-        var handler = new RequestHandler(classifier, options, log ?? (_ => { }));
-        app.MapPost("/v1/models/{target}", handler.PredictAsync);
-        app.MapGet("/v1/models/{name}", handler.Status);
-        app.MapGet("/v1/models/{name}/metadata", handler.Metadata);
-        app.MapGet("/healthz", () => Results.Json(new JsonObject { ["status"] = "ok" }));
+        // Large requests take turns decoding, by pixels: see ServerOptions.SmallRequestPixels.
+        var decoding = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = DecodingPermits(options.MaxRequestPixels),
+            QueueLimit = int.MaxValue, // the requests waiting are already bounded by MaxConcurrentRequests
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+        var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }));
+        // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
+        string[] read = [HttpMethods.Get, HttpMethods.Head];
+        app.MapPost("/v1/models/{target}", handler.PredictAsync).RequireRateLimiting(PredictPolicy);
+        app.MapMethods("/v1/models/{name}", read, handler.Status);
+        app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
+        app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
-        app.MapFallback("{*path}", (HttpContext context) => Error(404,
-            $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{options.Name}:predict, GET /v1/models/{options.Name}, GET /healthz"));
+        // Routing would answer a known path with the wrong method 405, but the fallback matches every method first.
+        app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PredictionServer(app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        return new PredictionServer(app, decoding, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
 
     /// <summary>Completes when the server stops (Ctrl+C or <see cref="DisposeAsync"/>).</summary>
@@ -89,32 +105,41 @@ public sealed class PredictionServer : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _decoding.Dispose();
     }
+
+    /// <summary>Permits of the decoding limiter, one per pixel: a request's own budget, within an int.</summary>
+    private static int DecodingPermits(long pixels) => (int)Math.Clamp(pixels, 1, int.MaxValue);
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
 
     private sealed class RequestHandler
     {
+        private const string PredictSuffix = ":predict";
+
         private readonly OnnxClassifier _classifier;
         private readonly ServerOptions _options;
+        private readonly ConcurrencyLimiter _decoding;
         private readonly Action<string> _log;
 
-        public RequestHandler(OnnxClassifier classifier, ServerOptions options, Action<string> log)
+        public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log)
         {
             _classifier = classifier;
             _options = options;
+            _decoding = decoding;
             _log = log;
         }
 
         public async Task<IResult> PredictAsync(HttpContext context, string target)
         {
-            const string suffix = ":predict";
-            if (!target.EndsWith(suffix, StringComparison.Ordinal))
+            if (!target.EndsWith(PredictSuffix, StringComparison.Ordinal))
             {
-                return Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
+                return target == _options.Name
+                    ? MethodNotAllowed(context)
+                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
             }
-            var name = target[..^suffix.Length];
+            var name = target[..^PredictSuffix.Length];
             if (name != _options.Name)
             {
                 return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
@@ -122,9 +147,17 @@ public sealed class PredictionServer : IAsyncDisposable
             try
             {
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes);
+                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes).Select(i => (ReadOnlyMemory<byte>)i).ToList();
                 var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
-                var predictions = _classifier.Predict([.. images.Select(i => (ReadOnlyMemory<byte>)i)], names, _options.MaxImagePixels);
+                var pixels = RequestPixels(images, names);
+                using var turn = pixels > _options.SmallRequestPixels
+                    ? await _decoding.AcquireAsync(DecodingPermits(pixels), context.RequestAborted).ConfigureAwait(false)
+                    : null;
+                if (turn is { IsAcquired: false })
+                {
+                    return Error(503, $"the server is busy decoding large requests; retry shortly");
+                }
+                var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
                 return Results.Json(new JsonObject
                 {
                     ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
@@ -150,8 +183,8 @@ public sealed class PredictionServer : IAsyncDisposable
             }
         }
 
-        public IResult Status(string name) => name != _options.Name
-            ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
+        public IResult Status(HttpContext context, string name) => name != _options.Name
+            ? name == _options.Name + PredictSuffix ? MethodNotAllowed(context) : Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
             : Results.Json(new JsonObject
             {
                 ["model_version_status"] = new JsonArray(new JsonObject
@@ -169,6 +202,48 @@ public sealed class PredictionServer : IAsyncDisposable
                 ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                 ["metadata"] = _classifier.Card.ToJson(),
             });
+
+        /// <summary>The pixels the request's images decode to, from their headers; over the budget is the client's mistake.</summary>
+        private long RequestPixels(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names)
+        {
+            var each = _classifier.HeaderPixels(images, names, _options.MaxImagePixels);
+            long total = 0;
+            for (var i = 0; i < each.Length; i++)
+            {
+                total += each[i];
+                if (total > _options.MaxRequestPixels)
+                {
+                    throw new BadRequestException($"{names[i]}: with it the request's images hold {total:N0} pixels, more than the {_options.MaxRequestPixels:N0} "
+                        + "allowed per request (width × height summed from their headers); send fewer or smaller images per request");
+                }
+            }
+            return total;
+        }
+
+        /// <summary>An unknown path is a 404; a known one asked with a method it does not take is a 405 saying which it takes.</summary>
+        public IResult Unmatched(HttpContext context) => AllowedMethods(context.Request.Path) is not null
+            ? MethodNotAllowed(context)
+            : Error(404, $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{_options.Name}:predict, GET /v1/models/{_options.Name}, GET /healthz");
+
+        private IResult MethodNotAllowed(HttpContext context)
+        {
+            var allowed = AllowedMethods(context.Request.Path)!;
+            context.Response.Headers.Allow = string.Join(", ", allowed);
+            return Error(405, $"{context.Request.Method} is not allowed on {context.Request.Path}; use {string.Join(" or ", allowed)}");
+        }
+
+        /// <summary>The methods the server answers on a path, or null when it has no such endpoint; the routes above, as a client sees them.</summary>
+        private string[]? AllowedMethods(PathString path)
+        {
+            var models = $"/v1/models/{_options.Name}";
+            return path.Value switch
+            {
+                "/healthz" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == models || p == models + "/metadata" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == models + PredictSuffix => [HttpMethods.Post],
+                _ => null,
+            };
+        }
 
         /// <summary>The whole body, refused with 413 past the limit whether or not the client declared its length.</summary>
         private async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request)

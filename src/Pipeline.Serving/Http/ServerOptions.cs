@@ -18,8 +18,26 @@ public sealed record ServerOptions(string Name, string Host = "127.0.0.1", int P
     /// <summary>Width × height of one image, checked from its header before it is decoded.</summary>
     public long MaxImagePixels { get; init; } = 25_000_000;
 
-    /// <summary>Requests decoded and predicted at once; one per core keeps the cores busy without piling up memory.</summary>
-    public int MaxConcurrentRequests { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>
+    /// Width × height summed over a request's images, from their headers before any is decoded; more is a 400 naming
+    /// the instance that passes it. A few kilobytes of JPEG or PNG can decode to 25 megapixels, so the body limit
+    /// alone lets one request cost seconds of decoding. Two images of the largest size.
+    /// </summary>
+    public long MaxRequestPixels { get; init; } = 50_000_000;
+
+    /// <summary>
+    /// Requests of at most this many pixels decode at once whatever else is decoding: they take milliseconds. Larger
+    /// ones take turns, at most <see cref="MaxRequestPixels"/> pixels being decoded at a time, so a flood of large
+    /// images waits in line instead of holding gigabytes, and small requests are not stuck behind it.
+    /// </summary>
+    public long SmallRequestPixels { get; init; } = 1_000_000;
+
+    /// <summary>
+    /// Predict requests read, decoded and predicted at once (/healthz and the GET endpoints are not counted). Each holds
+    /// its body and images, so this bounds their memory; twice the cores, at least 4, leaves room for small requests
+    /// while large ones wait their turn to decode.
+    /// </summary>
+    public int MaxConcurrentRequests { get; init; } = Math.Max(4, 2 * Environment.ProcessorCount);
 
     /// <summary>Requests waiting for a turn; beyond them a request gets 503 at once.</summary>
     public int MaxQueuedRequests { get; init; } = 256;

@@ -85,6 +85,17 @@ public sealed class OnnxClassifier : IDisposable
         return ToPredictions(Probabilities(input, images.Count));
     }
 
+    /// <summary>Each image's width × height from its header, without decoding: what predicting them will cost.</summary>
+    /// <param name="maxPixels">As for <see cref="Predict"/>.</param>
+    /// <exception cref="BadImageException">An image is not one we can read, or is too large; the message names it.</exception>
+    public long[] HeaderPixels(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names, long maxPixels = long.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(names);
+        var decoder = Decoder(Math.Min(maxPixels, _maxPixels));
+        return [.. images.Select((image, i) => decoder.HeaderPixels(image.Span, names[i]))];
+    }
+
     /// <summary>Runs the graph on already prepared input (count × Channels × Size × Size normalized floats) and returns count × classes probabilities.</summary>
     public float[] Probabilities(float[] input, int count)
     {

@@ -39,4 +39,44 @@ public sealed class UntrustedImagesTests
 
         Assert.Equal("instances[0]: an animated WebP; send a single still image", error.Message);
     }
+
+    public static TheoryData<string> DamagedFiles => ["JPEG cut at 70 %", "PNG whose image data stops at 100 bytes", "PNG whose image data stops halfway"];
+
+    /// <summary>A 300×300 JPEG or PNG of varied pixels, damaged as <paramref name="damage"/> says.</summary>
+    private static byte[] Damaged(string damage)
+    {
+        using var image = new Image<Rgb24>(300, 300);
+        for (var y = 0; y < image.Height; y++)
+        {
+            for (var x = 0; x < image.Width; x++)
+            {
+                image[x, y] = new Rgb24((byte)(x * 7), (byte)(y * 13), (byte)(x + y));
+            }
+        }
+        using var buffer = new MemoryStream();
+        if (damage.StartsWith("JPEG", StringComparison.Ordinal))
+        {
+            image.SaveAsJpeg(buffer);
+            return DamagedImages.Truncated(buffer.ToArray(), (int)buffer.Length * 7 / 10);
+        }
+        image.SaveAsPng(buffer);
+        var png = buffer.ToArray();
+        return DamagedImages.PngWithImageDataCut(png, damage.EndsWith("100 bytes", StringComparison.Ordinal) ? 100 : png.Length / 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(DamagedFiles))]
+    public void Records_and_the_model_decoder_refuse_a_damaged_file_for_the_same_reason(string damage)
+    {
+        var bytes = Damaged(damage);
+        var expected = UntrustedImages.Truncation(bytes);
+
+        var records = Assert.Throws<BadImageException>(() => new ImageEncoder(90, 64L * 1024 * 1024).EncodeFile(bytes, "a", "origin"));
+        var model = Assert.Throws<BadImageException>(() => new InputImageDecoder(new InputSpec(1, 28, [0.5f], [0.5f])).DecodePixels(bytes, "instances[1]"));
+
+        Assert.NotNull(expected);
+        Assert.StartsWith("truncated: ", expected, StringComparison.Ordinal);
+        Assert.Equal($"image a is {expected}", records.Problem);
+        Assert.Equal($"instances[1]: the image is {expected}", model.Message);
+    }
 }

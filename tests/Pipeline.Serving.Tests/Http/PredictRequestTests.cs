@@ -85,6 +85,20 @@ public sealed class PredictRequestTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{\"instances\": [{\"b64\": tru}]}", 1, 27, "'tru}]}' is an invalid JSON literal")]
+    [InlineData("{\n  \"instances\": [\n    {\"b64\": \"AAAA\"},\n    {\"b64\": \"AAAA\"}\n  ]\n  }\n}", 7, 1, "'}' is invalid after a single JSON value")]
+    [InlineData("{\"étiquette\": \"ü\", \"instances\": x}", 1, 33, "'x' is an invalid start of a value")]
+    [InlineData("{\r\n\"instances\": [\r\n{\"b64\" \"AAAA\"}]}", 3, 8, "'\"' is invalid after a property name")]
+    public void Malformed_json_is_refused_naming_its_line_and_column_counted_from_1(string body, int line, int column, string reason)
+    {
+        var error = Assert.Throws<BadRequestException>(() => Parse(body));
+
+        Assert.Equal(400, error.Status);
+        Assert.StartsWith($"malformed JSON at line {line}, column {column}: {reason}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("BytePositionInLine", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Image_of_exactly_the_allowed_size_is_accepted()
     {

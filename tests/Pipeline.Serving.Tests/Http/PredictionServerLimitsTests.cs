@@ -58,4 +58,31 @@ public sealed class PredictionServerLimitsTests : IDisposable
         Assert.Contains("the server is busy", JsonNode.Parse(await busy.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
     }
+
+    [Fact]
+    public async Task While_every_predict_permit_is_held_healthz_status_and_metadata_still_answer()
+    {
+        using var classifier = OnnxClassifier.Load(ExportedModel.Open(TinyExport.Write(_dir)), threads: 1);
+        await using var server = await PredictionServer.StartAsync(classifier,
+            new ServerOptions("tiny", "127.0.0.1", 0) { MaxConcurrentRequests = 1, MaxQueuedRequests = 0 });
+        using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(30) };
+        var body = new JsonObject { ["instances"] = new JsonArray(new JsonObject { ["b64"] = Convert.ToBase64String(TestImages.Black) }) }.ToJsonString();
+        var release = new TaskCompletionSource();
+
+        var held = client.PostAsync("v1/models/tiny:predict", new HeldContent(System.Text.Encoding.UTF8.GetBytes(body), release.Task));
+        HttpResponseMessage busy;
+        var tries = 0;
+        do
+        {
+            await Task.Delay(50);
+            busy = await client.PostAsync("v1/models/tiny:predict", new StringContent(body));
+        }
+        while (busy.StatusCode == HttpStatusCode.OK && ++tries < 100);
+        var answers = await Task.WhenAll(new[] { "healthz", "v1/models/tiny", "v1/models/tiny/metadata" }.Select(path => client.GetAsync(path)));
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
+    }
 }

@@ -89,6 +89,13 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         { "invalid base64", """{"instances": [{"image_bytes": {"b64": "***"}}]}""", ["instances[0].image_bytes.b64 is not valid base64"] },
         { "bytes that are not an image", Instances(Encoding.UTF8.GetBytes("plain text, no image")), ["instances[0]", "not an image"] },
         { "an image too large", Instances(TestImages.Black, TestImages.GrayPng(0, 40, 40)), ["instances[1]", "image too large: 40×40 is more than the 1,000 pixels allowed"] },
+        { "a JPEG cut short", Instances(TestImages.Black, TestImages.TruncatedJpeg()), ["instances[1]: the image is truncated: the JPEG has no end-of-image marker"] },
+        { "a PNG whose image data stops early", Instances(TestImages.White, TestImages.Black, TestImages.PngWithShortImageData()), ["instances[2]: the image is truncated: the PNG's image data holds"] },
+        {
+            "images over the request's pixel budget",
+            Instances(TestImages.GrayPng(0, 30, 30), TestImages.GrayPng(0, 30, 30), TestImages.GrayPng(0, 30, 30)),
+            ["instances[2]: with it the request's images hold 2,700 pixels, more than the 2,000 allowed per request"]
+        },
         { "too many instances", Instances([.. Enumerable.Repeat(TestImages.Black, ServedModel.MaxInstances + 1)]), ["too many instances: 5; at most 4 per request"] },
     };
 
@@ -102,6 +109,16 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         var error = json["error"]!.GetValue<string>();
         Assert.All(expected, part => Assert.Contains(part, error, StringComparison.Ordinal));
         Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Request_of_exactly_the_pixel_budget_is_predicted()
+    {
+        var (status, json) = await PostAsync(Predict, Instances(TestImages.GrayPng(255, 40, 25), TestImages.GrayPng(0, 25, 40)));
+
+        Assert.Equal(ServedModel.MaxRequestPixels, 40 * 25 * 2);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([TinyExport.Light, TinyExport.Dark], json["predictions"]!.AsArray().Select(p => p!["classes"]!.GetValue<int>()));
     }
 
     [Fact]
@@ -162,14 +179,14 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
 
     [Theory]
     [InlineData("POST", "v1/models/other:predict", "no model named \"other\"; this server serves \"tiny\"")]
-    [InlineData("POST", "v1/models/tiny", "predict with POST /v1/models/tiny:predict")]
     [InlineData("POST", "v1/models/tiny:classify", "predict with POST /v1/models/tiny:predict")]
     [InlineData("GET", "v1/models/other", "no model named \"other\"")]
     [InlineData("GET", "v1/models/other/metadata", "no model named \"other\"")]
     [InlineData("GET", "v1/models", "no endpoint GET /v1/models")]
     [InlineData("GET", "v2/models/tiny:predict", "no endpoint GET /v2/models/tiny:predict")]
     [InlineData("GET", "favicon.ico", "no endpoint GET /favicon.ico")]
-    [InlineData("DELETE", "v1/models/tiny", "no endpoint DELETE /v1/models/tiny")]
+    [InlineData("DELETE", "v1/models/other", "no endpoint DELETE /v1/models/other")]
+    [InlineData("POST", "v1/models/tiny:predict/metadata", "no endpoint POST /v1/models/tiny:predict/metadata")]
     public async Task Wrong_model_or_unknown_endpoint_is_answered_404_with_an_error_that_names_it(string method, string path, string expected)
     {
         using var content = method == "POST" ? new StringContent(Instances(TestImages.Black), Encoding.UTF8, "application/json") : null;
@@ -178,6 +195,43 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
 
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Contains(expected, json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("POST", "healthz", new[] { "GET", "HEAD" })]
+    [InlineData("DELETE", "v1/models/tiny", new[] { "GET", "HEAD" })]
+    [InlineData("POST", "v1/models/tiny", new[] { "GET", "HEAD" })]
+    [InlineData("PUT", "v1/models/tiny/metadata", new[] { "GET", "HEAD" })]
+    [InlineData("GET", "v1/models/tiny:predict", new[] { "POST" })]
+    [InlineData("PUT", "v1/models/tiny:predict", new[] { "POST" })]
+    public async Task Wrong_method_on_an_endpoint_is_answered_405_with_the_allowed_methods(string method, string path, string[] allowed)
+    {
+        using var content = method is "POST" or "PUT" ? new StringContent(Instances(TestImages.Black), Encoding.UTF8, "application/json") : null;
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = content };
+
+        using var response = await Client.SendAsync(request);
+        var json = await ReadJsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allowed, response.Content.Headers.Allow);
+        Assert.Contains($"{method} is not allowed on /{path}; use {string.Join(" or ", allowed)}", json["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(_served.Log);
+    }
+
+    [Theory]
+    [InlineData("healthz")]
+    [InlineData("v1/models/tiny")]
+    [InlineData("v1/models/tiny/metadata")]
+    public async Task Head_is_answered_as_get_is_without_the_body(string path)
+    {
+        using var get = await Client.GetAsync(path);
+        using var head = await Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("application/json", head.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.NotEmpty(await get.Content.ReadAsByteArrayAsync());
     }
 
     [Fact]

@@ -16,6 +16,7 @@ public sealed class ServedModel : IAsyncLifetime
     public const int MaxInstances = 4;
     public const long MaxBodyBytes = 16 * 1024;
     public const long MaxImagePixels = 1_000;
+    public const long MaxRequestPixels = 2_000;
 
     private readonly TempDirectory _dir = new();
 
@@ -36,6 +37,7 @@ public sealed class ServedModel : IAsyncLifetime
             MaxInstances = MaxInstances,
             MaxBodyBytes = MaxBodyBytes,
             MaxImagePixels = MaxImagePixels,
+            MaxRequestPixels = MaxRequestPixels,
         };
         Server = await PredictionServer.StartAsync(Classifier, options, Log.Enqueue);
         Client = new HttpClient { BaseAddress = Server.Address, Timeout = TimeSpan.FromSeconds(30) };

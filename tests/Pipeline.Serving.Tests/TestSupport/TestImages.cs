@@ -1,3 +1,4 @@
+using Pipeline.Core.Tests.Images;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -34,6 +35,39 @@ internal static class TestImages
         using var buffer = new MemoryStream();
         image.SaveAsJpeg(buffer);
         return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// A 30×30 JPEG of noise without its last 100 bytes: what a cut-off upload leaves. ImageSharp decodes it without
+    /// complaint, inventing the missing blocks; the Records stage refuses it.
+    /// </summary>
+    public static byte[] TruncatedJpeg()
+    {
+        using var image = Noise(30, 30);
+        using var buffer = new MemoryStream();
+        image.SaveAsJpeg(buffer);
+        return DamagedImages.Truncated(buffer.ToArray(), (int)buffer.Length - 100);
+    }
+
+    /// <summary>A 30×30 PNG of noise whose image data stops after 100 bytes, in well-formed chunks: the header promises more than the data holds.</summary>
+    public static byte[] PngWithShortImageData()
+    {
+        using var image = Noise(30, 30);
+        return DamagedImages.PngWithImageDataCut(Png(image), 100);
+    }
+
+    private static Image<L8> Noise(int width, int height)
+    {
+        var random = new Random(7);
+        var image = new Image<L8>(width, height);
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                image[x, y] = new L8((byte)random.Next(256));
+            }
+        }
+        return image;
     }
 
     public static byte[] Black => GrayPng(0);
