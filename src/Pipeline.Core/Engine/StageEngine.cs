@@ -110,6 +110,8 @@ public sealed class StageEngine
         DeleteLeftovers(scratch);
         Directory.CreateDirectory(temp);
         Task? replaced = null;
+        string? newLockFile = null;
+        OutputReplacement? replacement = null;
         try
         {
             // --force means "compute it again", so it never restores.
@@ -131,19 +133,25 @@ public sealed class StageEngine
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
 
-            // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
-            // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
-            // The replaced outputs are deleted on another thread while the lock file and the caches are written.
-            replaced = MoveIntoPlace(temp, declaration.Outputs, scratch);
+            // The new lock file is written in full before any output moves, and renamed over the old one after they
+            // all have: a disk too full to hold it fails the run with the previous outputs and record untouched. A
+            // crash between the moves and the rename leaves the old entry, whose hashes the new outputs do not
+            // match (and its fingerprint is not the current one anyway), so the stage stays stale.
+            lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
+                (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
+            newLockFile = lockFile.SaveBeside(LockPath);
+            phases.Mark("lock file");
+            replacement = OutputReplacement.Move(temp, _artifacts, declaration.Outputs, Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}"));
+            File.Move(newLockFile, LockPath, overwrite: true);
+            newLockFile = null;
+            // The replaced outputs are deleted on another thread while the caches are written.
+            replaced = replacement.DeleteReplaced();
+            replacement = null;
             phases.Mark("move into place");
             foreach (var (relative, hash) in outputs.Where(p => p.Value != FolderMarker))
             {
                 _hashes.Remember(Path.Combine(_artifacts, relative), hash);
             }
-            lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
-                (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
-            lockFile.Save(LockPath);
-            phases.Mark("lock file");
             _hashes.Save();
             phases.Mark("hash cache");
             if (restored is null && declaration.Cacheable && _cache is not null)
@@ -158,6 +166,15 @@ public sealed class StageEngine
         }
         finally
         {
+            // Until the new lock file is in place, a failure puts the previous outputs back.
+            if (replacement is not null && !replacement.Undo())
+            {
+                _log($"warning: not every output {stage.Name} replaced could be put back; the stage is stale and rebuilds");
+            }
+            if (newLockFile is not null)
+            {
+                File.Delete(newLockFile);
+            }
             // A failure after the move still waits for the deletion: nothing may touch the artifacts folder after
             // Run returns.
             WaitForDeletion(ref replaced, warn: false);
@@ -331,26 +348,6 @@ public sealed class StageEngine
             result[folder] = FolderMarker;
         }
         return result;
-    }
-
-    /// <summary>Renames the outputs into place and starts deleting the ones they replace; null when none were replaced.</summary>
-    private Task? MoveIntoPlace(string temp, IReadOnlyList<string> outputs, string scratch)
-    {
-        var trash = Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}");
-        foreach (var output in outputs)
-        {
-            var source = Path.Combine(temp, output);
-            var target = Path.Combine(_artifacts, output);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            if (File.Exists(target) || Directory.Exists(target))
-            {
-                var aside = Path.Combine(trash, output);
-                Directory.CreateDirectory(Path.GetDirectoryName(aside)!);
-                Directory.Move(target, aside);
-            }
-            Directory.Move(source, target);
-        }
-        return Directory.Exists(trash) ? Task.Run(() => Directory.Delete(trash, recursive: true)) : null;
     }
 
     /// <summary>

@@ -315,6 +315,30 @@ public sealed class StageEngineTests : IDisposable
         Assert.False(Directory.Exists(leftover));
     }
 
+    [SmallDiskFact]
+    public void Lock_file_that_cannot_be_written_for_a_full_disk_leaves_the_previous_outputs_and_record_untouched()
+    {
+        using var disk = new SmallDisk(kilobytes: 256);
+        var artifacts = disk.Combine("artifacts/data");
+        var engine = new StageEngine(artifacts, disk.Path, FileHashCache.InMemory(), _ => { });
+        var stage = new FakeStage("records", _input);
+        engine.Run(stage);
+        var output = Path.Combine(artifacts, stage.Output);
+        var outputBefore = File.ReadAllBytes(output);
+        var lockBefore = File.ReadAllBytes(engine.LockPath);
+        stage.Parameters["size"] = 8;
+        // The new output is written in full; then nothing is left for the lock file.
+        stage.AfterWriting = () => disk.Fill();
+
+        Assert.ThrowsAny<Exception>(() => engine.Run(stage));
+
+        Assert.Equal(outputBefore, File.ReadAllBytes(output));
+        Assert.Equal(lockBefore, File.ReadAllBytes(engine.LockPath));
+        Assert.Equal(["records.size 4 → 8"], engine.Check(stage).Reasons);
+        Assert.Equal([LockFile.FileName, stage.Output], Directory.GetFiles(artifacts).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(artifacts, ".tmp")));
+    }
+
     private sealed class EmptyFolderStage : IStage
     {
         public string Name => "logs";
