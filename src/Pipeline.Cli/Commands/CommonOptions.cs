@@ -51,6 +51,13 @@ internal static class CommonOptions
             Console.Error.WriteLine(MSBuildError.Requested ? MSBuildError.Format(e) : $"error: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (DiskFull.Find(e) is { } full)
+        {
+            // A full disk outside a stage's run (the engine names the stage itself): still bad luck, not a bug.
+            var error = DiskFull.Error(full, Environment.CurrentDirectory, DisplayPath.FromCurrentDirectory);
+            Console.Error.WriteLine(MSBuildError.Requested ? MSBuildError.Format(error) : $"error: {error.Message}");
+            return 1;
+        }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled");

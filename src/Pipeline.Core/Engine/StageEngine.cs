@@ -73,7 +73,7 @@ public sealed class StageEngine
 
         // Hashes learned while checking are worth keeping even when nothing runs: a touched but unchanged
         // folder of images is then read once, not on every build.
-        _hashes.Save();
+        SaveHashes();
         var fresh = reasons.Count == 0;
         if (fresh)
         {
@@ -152,7 +152,7 @@ public sealed class StageEngine
             {
                 _hashes.Remember(Path.Combine(_artifacts, relative), hash);
             }
-            _hashes.Save();
+            SaveHashes();
             phases.Mark("hash cache");
             if (restored is null && declaration.Cacheable && _cache is not null)
             {
@@ -163,6 +163,10 @@ public sealed class StageEngine
             phases.Mark("delete replaced");
             phases.Report(stage.Name, _log);
             return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed, Restored: restored is not null);
+        }
+        catch (Exception e) when (DiskFull.Find(e) is { } full)
+        {
+            throw DiskFull.Error(full, temp, Display, $"building {stage.Name}");
         }
         finally
         {
@@ -182,6 +186,19 @@ public sealed class StageEngine
             {
                 Directory.Delete(temp, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Keeps the hashes learned; a disk too full for them is a warning, since they only save reading files again.</summary>
+    private void SaveHashes()
+    {
+        try
+        {
+            _hashes.Save();
+        }
+        catch (IOException e) when (DiskFull.Find(e) is not null)
+        {
+            _log($"warning: file hashes were not saved, the disk is full ({e.Message}); the next build hashes those files again");
         }
     }
 
