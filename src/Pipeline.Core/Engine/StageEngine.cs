@@ -123,7 +123,7 @@ public sealed class StageEngine
             }
             else
             {
-                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs), force);
+                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs), force, lockFile.Find(stage.Name)?.Outputs);
                 stage.Run(run);
                 cancellation.ThrowIfCancellationRequested();
                 phases.Mark("run");
