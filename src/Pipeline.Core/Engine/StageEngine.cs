@@ -63,7 +63,11 @@ public sealed class StageEngine
         {
             reasons.Add($"implementation changed (v{entry.Implementation} → v{stage.ImplementationVersion})");
         }
-        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters, declaration.Extendable));
+        // Forced, a stage computes from scratch; otherwise only saved state of this very computation is continued.
+        Func<string?>? resumePoint = !force && stage is IResumable resumable
+            ? () => resumable.ResumePoint(ResumeKey(stage, declaration, inputs))
+            : null;
+        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters, declaration.Extendable, resumePoint));
         reasons.AddRange(StalenessReasons.ForInputs(entry.Inputs, inputs));
         reasons.AddRange(OutputProblems(entry));
         if (reasons.Count == 0 && entry.Fingerprint != fingerprint)

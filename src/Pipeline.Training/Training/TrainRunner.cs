@@ -41,7 +41,7 @@ internal static class TrainRunner
         }
 
         run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
-        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, "checkpoints"), train.KeepCheckpoints, run.Log);
+        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, TrainStage.CheckpointsFolder), train.KeepCheckpoints, run.Log);
         if (run.Forced && checkpoints.Discard() is var discarded and > 0)
         {
             run.Log($"  forced: training from scratch; {discarded} checkpoint(s) removed");

@@ -133,9 +133,29 @@ public sealed class TrainStageTests : IDisposable
         _log.Clear();
         pipeline.Run("train", false);
 
-        Assert.Equal(["train.train_steps 60 → 80 (extending: continues from the last checkpoint)"], status.Reasons);
+        Assert.Equal(["train.train_steps 60 → 80 (extending: continues from ckpt-00000060.ckpt at step 60)"], status.Reasons);
         Assert.Contains(_log, line => line.Contains("resuming from ckpt-00000060.ckpt at step 60 of 80", StringComparison.Ordinal));
         Assert.Contains(_log, line => line.Contains("trained 20 steps", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Growing_train_steps_with_only_another_trainings_checkpoints_says_it_trains_from_the_start()
+    {
+        var name = ShapesDataset.Write(_dir);
+        Build(Open(name), "train");
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 80");
+        SetTrain(name, "\"base\": 0.003", "\"base\": 0.002");
+
+        var pipeline = Open(name);
+        var status = pipeline.Engine.Check(pipeline.Stage("train"));
+        _log.Clear();
+        pipeline.Run("train", false);
+
+        Assert.Equal(
+            ["train.learning_rate.base 0.003 → 0.002", "train.train_steps 60 → 80 (no checkpoint of this training to continue from: trains from the start)"],
+            status.Reasons);
+        Assert.Contains(_log, line => line.Contains("starting fresh", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("trained 80 steps", StringComparison.Ordinal));
     }
 
     [Fact]
