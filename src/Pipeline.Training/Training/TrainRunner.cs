@@ -42,13 +42,9 @@ internal static class TrainRunner
 
         run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
         var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, TrainStage.CheckpointsFolder), train.KeepCheckpoints, run.Log);
-        if (run.Forced && checkpoints.Discard() is var discarded and > 0)
-        {
-            run.Log($"  forced: training from scratch; {discarded} checkpoint(s) removed");
-        }
         var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
         var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
-        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log).Run(run.Cancellation);
+        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log) { FromScratch = run.Forced }.Run(run.Cancellation);
 
         TrainedModel.From(train, channels, labels.Labels, run.ResumeKey)
             .Write(run.PathOf(TrainStage.Output), Trainer.ModelBytes(result.Model), result.History);

@@ -175,6 +175,25 @@ public sealed class TrainStageTests : IDisposable
     }
 
     [Fact]
+    public void Forced_training_that_fails_on_a_corrupt_shard_keeps_the_checkpoints_to_resume_from()
+    {
+        var name = ShapesDataset.Write(_dir);
+        var pipeline = Open(name);
+        Build(pipeline, "train");
+        var checkpoints = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.CheckpointsFolder);
+        var before = Directory.GetFiles(checkpoints).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var shard = Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, "records"), "train-*.tfrecord").Order(StringComparer.Ordinal).First();
+        var bytes = File.ReadAllBytes(shard);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(shard, bytes);
+
+        Assert.ThrowsAny<Exception>(() => pipeline.Run("train", true));
+
+        Assert.Equal(["ckpt-00000020.ckpt", "ckpt-00000040.ckpt", "ckpt-00000060.ckpt"], before);
+        Assert.Equal(before, Directory.GetFiles(checkpoints).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Changed_learning_rate_starts_over_and_says_so()
     {
         var name = ShapesDataset.Write(_dir);
