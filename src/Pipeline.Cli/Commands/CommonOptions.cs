@@ -22,6 +22,15 @@ internal static class CommonOptions
         Description = "Run-cache folder to restore stage outputs from and store them in (default: $PIPELINE_CACHE, else artifacts/.cache; \"off\" for none)",
     };
 
+    public static Option<string?> Artifacts() => new("--artifacts")
+    {
+        Description = "Artifacts folder (default: artifacts/ under the repository root)",
+    };
+
+    /// <summary>The --artifacts folder as a full path, or null for the default.</summary>
+    public static string? ArtifactsRoot(ParseResult parse, Option<string?> artifacts) =>
+        parse.GetValue(artifacts) is { } folder ? Path.GetFullPath(folder) : null;
+
     /// <summary>The nearest folder upwards holding Pipeline.sln, else the current folder.</summary>
     public static string FindRoot(string? given)
     {
@@ -49,6 +58,13 @@ internal static class CommonOptions
         catch (PipelineException e)
         {
             Console.Error.WriteLine(MSBuildError.Requested ? MSBuildError.Format(e) : $"error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (DiskFull.Find(e) is { } full)
+        {
+            // A full disk outside a stage's run (the engine names the stage itself): still bad luck, not a bug.
+            var error = DiskFull.Error(full, Environment.CurrentDirectory, DisplayPath.FromCurrentDirectory);
+            Console.Error.WriteLine(MSBuildError.Requested ? MSBuildError.Format(error) : $"error: {error.Message}");
             return 1;
         }
         catch (OperationCanceledException)

@@ -16,7 +16,7 @@ internal static class RunCommand
         var force = new Option<bool>("--force") { Description = "Re-run the named stage even if it is fresh" };
         var only = new Option<bool>("--only") { Description = "Build only the named stage, not the stages it depends on" };
         var cache = CommonOptions.Cache();
-        var artifacts = new Option<string?>("--artifacts") { Description = "Artifacts folder (default: artifacts/ under the repository root)" };
+        var artifacts = CommonOptions.Artifacts();
         var shardIndex = new Option<int?>("--shard-index") { Description = "Records spread over machines: this worker's number, from 0" };
         var shardCount = new Option<int?>("--shard-count") { Description = "Records spread over machines: how many workers" };
         var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount };
@@ -32,7 +32,7 @@ internal static class RunCommand
             // Under MSBuild, the engine's warnings become MSBuild warnings, as its errors become MSBuild errors.
             Action<string> log = MSBuildError.Requested ? line => Console.WriteLine(MSBuildError.Warning(line)) : Console.WriteLine;
             var repositoryRoot = CommonOptions.FindRoot(parse.GetValue(root));
-            var artifactsRoot = parse.GetValue(artifacts) is { } folder ? Path.GetFullPath(folder) : null;
+            var artifactsRoot = CommonOptions.ArtifactsRoot(parse, artifacts);
             var pipeline = Chain.Open(repositoryRoot, parse.GetValue(dataset)!, log, artifactsRoot, parse.GetValue(cache), part);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             if (part is not null && target != "records")

@@ -11,10 +11,12 @@ internal static class StatusCommand
     {
         var dataset = CommonOptions.Dataset();
         var root = CommonOptions.Root();
-        var command = new Command("status", "Show which stages are fresh or stale, and why") { dataset, root };
+        var artifacts = CommonOptions.Artifacts();
+        var command = new Command("status", "Show which stages are fresh or stale, and why") { dataset, root, artifacts };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
-            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine);
+            var pipeline = Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.WriteLine,
+                CommonOptions.ArtifactsRoot(parse, artifacts));
             Console.Write(StatusTable.Render(pipeline));
             return 0;
         }));

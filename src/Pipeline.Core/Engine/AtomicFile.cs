@@ -12,15 +12,27 @@ public static class AtomicFile
 {
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
 
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes) => File.Move(WriteBeside(path, bytes), path, overwrite: true);
+
+    /// <summary>
+    /// Writes the content to a temporary file beside <paramref name="path"/> and returns its path, for the caller to
+    /// rename over <paramref name="path"/> when it chooses. A write that fails (a full disk) leaves no temporary file.
+    /// </summary>
+    public static string WriteBeside(string path, ReadOnlySpan<byte> bytes)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
+            using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None);
             stream.Write(bytes);
         }
-        File.Move(temp, path, overwrite: true);
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        return temp;
     }
 }

@@ -61,7 +61,15 @@ public sealed class LockFile
     }
 
     /// <summary>Writes to a temporary file and renames it over the old one, so a crash never leaves half a lock file.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToText());
+
+    /// <summary>
+    /// Writes the content beside the lock file and returns that file's path, to be renamed over
+    /// <paramref name="path"/> later: a disk too full to hold it is found before anything else changes.
+    /// </summary>
+    public string SaveBeside(string path) => AtomicFile.WriteBeside(path, System.Text.Encoding.UTF8.GetBytes(ToText()));
+
+    private string ToText()
     {
         var stages = new JsonObject();
         foreach (var (name, entry) in _stages)
@@ -69,6 +77,6 @@ public sealed class LockFile
             stages[name] = entry.ToJson();
         }
         var root = new JsonObject { ["format"] = Format, ["stages"] = stages };
-        AtomicFile.WriteAllText(path, CanonicalJson.Serialize(root, indented: true));
+        return CanonicalJson.Serialize(root, indented: true);
     }
 }

@@ -63,7 +63,11 @@ public sealed class StageEngine
         {
             reasons.Add($"implementation changed (v{entry.Implementation} → v{stage.ImplementationVersion})");
         }
-        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters, declaration.Extendable));
+        // Forced, a stage computes from scratch; otherwise only saved state of this very computation is continued.
+        Func<string?>? resumePoint = !force && stage is IResumable resumable
+            ? () => resumable.ResumePoint(ResumeKey(stage, declaration, inputs))
+            : null;
+        reasons.AddRange(StalenessReasons.ForParameters(entry.Parameters, declaration.Parameters, declaration.Extendable, resumePoint));
         reasons.AddRange(StalenessReasons.ForInputs(entry.Inputs, inputs));
         reasons.AddRange(OutputProblems(entry));
         if (reasons.Count == 0 && entry.Fingerprint != fingerprint)
@@ -73,7 +77,7 @@ public sealed class StageEngine
 
         // Hashes learned while checking are worth keeping even when nothing runs: a touched but unchanged
         // folder of images is then read once, not on every build.
-        _hashes.Save();
+        SaveHashes();
         var fresh = reasons.Count == 0;
         if (fresh)
         {
@@ -110,6 +114,8 @@ public sealed class StageEngine
         DeleteLeftovers(scratch);
         Directory.CreateDirectory(temp);
         Task? replaced = null;
+        string? newLockFile = null;
+        OutputReplacement? replacement = null;
         try
         {
             // --force means "compute it again", so it never restores.
@@ -121,7 +127,7 @@ public sealed class StageEngine
             }
             else
             {
-                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs), force);
+                var run = new StageRun(temp, _log, cancellation, ResumeKey(stage, declaration, inputs), force, lockFile.Find(stage.Name)?.Outputs);
                 stage.Run(run);
                 cancellation.ThrowIfCancellationRequested();
                 phases.Mark("run");
@@ -131,20 +137,26 @@ public sealed class StageEngine
             var previous = lockFile.Find(stage.Name);
             var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
 
-            // The old entry may stay until the new one replaces it: if a crash interrupts the moves, the outputs no
-            // longer match its hashes, and its fingerprint is not the current one anyway, so the stage stays stale.
-            // The replaced outputs are deleted on another thread while the lock file and the caches are written.
-            replaced = MoveIntoPlace(temp, declaration.Outputs, scratch);
+            // The new lock file is written in full before any output moves, and renamed over the old one after they
+            // all have: a disk too full to hold it fails the run with the previous outputs and record untouched. A
+            // crash between the moves and the rename leaves the old entry, whose hashes the new outputs do not
+            // match (and its fingerprint is not the current one anyway), so the stage stays stale.
+            lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
+                (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
+            newLockFile = lockFile.SaveBeside(LockPath);
+            phases.Mark("lock file");
+            replacement = OutputReplacement.Move(temp, _artifacts, declaration.Outputs, Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}"));
+            File.Move(newLockFile, LockPath, overwrite: true);
+            newLockFile = null;
+            // The replaced outputs are deleted on another thread while the caches are written.
+            replaced = replacement.DeleteReplaced();
+            replacement = null;
             phases.Mark("move into place");
             foreach (var (relative, hash) in outputs.Where(p => p.Value != FolderMarker))
             {
                 _hashes.Remember(Path.Combine(_artifacts, relative), hash);
             }
-            lockFile.Set(new LockEntry(stage.Name, fingerprint, stage.ImplementationVersion,
-                (JsonObject)declaration.Parameters.DeepClone(), inputs, outputs));
-            lockFile.Save(LockPath);
-            phases.Mark("lock file");
-            _hashes.Save();
+            SaveHashes();
             phases.Mark("hash cache");
             if (restored is null && declaration.Cacheable && _cache is not null)
             {
@@ -156,8 +168,21 @@ public sealed class StageEngine
             phases.Report(stage.Name, _log);
             return new StageOutcome(status, Ran: true, OutputsChanged: changed, clock.Elapsed, Restored: restored is not null);
         }
+        catch (Exception e) when (DiskFull.Find(e) is { } full)
+        {
+            throw DiskFull.Error(full, temp, Display, $"building {stage.Name}");
+        }
         finally
         {
+            // Until the new lock file is in place, a failure puts the previous outputs back.
+            if (replacement is not null && !replacement.Undo())
+            {
+                _log($"warning: not every output {stage.Name} replaced could be put back; the stage is stale and rebuilds");
+            }
+            if (newLockFile is not null)
+            {
+                File.Delete(newLockFile);
+            }
             // A failure after the move still waits for the deletion: nothing may touch the artifacts folder after
             // Run returns.
             WaitForDeletion(ref replaced, warn: false);
@@ -165,6 +190,19 @@ public sealed class StageEngine
             {
                 Directory.Delete(temp, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Keeps the hashes learned; a disk too full for them is a warning, since they only save reading files again.</summary>
+    private void SaveHashes()
+    {
+        try
+        {
+            _hashes.Save();
+        }
+        catch (IOException e) when (DiskFull.Find(e) is not null)
+        {
+            _log($"warning: file hashes were not saved, the disk is full ({e.Message}); the next build hashes those files again");
         }
     }
 
@@ -331,26 +369,6 @@ public sealed class StageEngine
             result[folder] = FolderMarker;
         }
         return result;
-    }
-
-    /// <summary>Renames the outputs into place and starts deleting the ones they replace; null when none were replaced.</summary>
-    private Task? MoveIntoPlace(string temp, IReadOnlyList<string> outputs, string scratch)
-    {
-        var trash = Path.Combine(scratch, $"replaced-{Guid.NewGuid():N}");
-        foreach (var output in outputs)
-        {
-            var source = Path.Combine(temp, output);
-            var target = Path.Combine(_artifacts, output);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            if (File.Exists(target) || Directory.Exists(target))
-            {
-                var aside = Path.Combine(trash, output);
-                Directory.CreateDirectory(Path.GetDirectoryName(aside)!);
-                Directory.Move(target, aside);
-            }
-            Directory.Move(source, target);
-        }
-        return Directory.Exists(trash) ? Task.Run(() => Directory.Delete(trash, recursive: true)) : null;
     }
 
     /// <summary>

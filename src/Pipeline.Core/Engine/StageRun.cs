@@ -5,8 +5,10 @@ namespace Pipeline.Core.Engine;
 /// <summary>What a running stage gets: where to write, how to report, and whether to stop.</summary>
 public sealed class StageRun
 {
-    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation, string resumeKey = "", bool forced = false)
+    public StageRun(string outputRoot, Action<string> log, CancellationToken cancellation, string resumeKey = "", bool forced = false,
+        IReadOnlyDictionary<string, string>? previousOutputs = null)
     {
+        PreviousOutputs = previousOutputs ?? new Dictionary<string, string>();
         OutputRoot = outputRoot;
         Log = log;
         Cancellation = cancellation;
@@ -19,6 +21,13 @@ public sealed class StageRun
     /// checkpoints) computes from scratch rather than resume, which would only hand back what it has.
     /// </summary>
     public bool Forced { get; }
+
+    /// <summary>
+    /// The output hashes pipeline.lock.json recorded for this stage's last build, by '/'-separated path relative to the
+    /// artifacts folder (empty when it has none): a stage that carries earlier outputs forward (Export's versions)
+    /// checks them against these, so a file damaged since is never recorded again as good.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> PreviousOutputs { get; }
 
     /// <summary>
     /// The fingerprint without the extendable and partitioning parameters: saved state (checkpoints) made under the

@@ -8,8 +8,14 @@ public static class StalenessReasons
     private const int NamesShown = 3;
 
     /// <summary>"records.shards.train 4 → 8", "records.jpeg_quality set to 90", "labels.fixed removed (was [...])".</summary>
-    public static IEnumerable<string> ForParameters(JsonObject recorded, JsonObject current, IReadOnlyList<string>? extendable = null)
+    /// <param name="extendable">Parameters that can grow without starting over (see <see cref="StageDeclaration.Extendable"/>).</param>
+    /// <param name="resumePoint">
+    /// Asked only when one of them grew: what a run would continue from (see <see cref="IResumable"/>), null when it starts over.
+    /// </param>
+    public static IEnumerable<string> ForParameters(JsonObject recorded, JsonObject current, IReadOnlyList<string>? extendable = null,
+        Func<string?>? resumePoint = null)
     {
+        var resumesFrom = new Lazy<string?>(() => resumePoint?.Invoke());
         var before = CanonicalJson.Flatten(recorded, "");
         var after = CanonicalJson.Flatten(current, "");
         foreach (var key in before.Keys.Union(after.Keys).Order(StringComparer.Ordinal))
@@ -21,7 +27,9 @@ public static class StalenessReasons
                 var grows = extendable?.Contains(key) == true
                     && double.TryParse(old, System.Globalization.CultureInfo.InvariantCulture, out var from)
                     && double.TryParse(now, System.Globalization.CultureInfo.InvariantCulture, out var to) && to > from;
-                yield return grows ? $"{key} {old} → {now} (extending: continues from the last checkpoint)" : $"{key} {old} → {now}";
+                yield return !grows ? $"{key} {old} → {now}"
+                    : resumesFrom.Value is { } point ? $"{key} {old} → {now} (extending: continues from {point})"
+                    : $"{key} {old} → {now} (no checkpoint of this training to continue from: trains from the start)";
             }
             else if (had && !has)
             {

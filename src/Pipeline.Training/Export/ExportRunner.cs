@@ -76,12 +76,36 @@ internal static class ExportRunner
         var output = run.PathOf(ExportStage.Output);
         Directory.CreateDirectory(output);
         var versions = ExportedModel.Versions(live);
+        var hashes = files.ToDictionary(f => f.Key, f => ContentHash.OfBytes(f.Value), StringComparer.Ordinal);
+        var recorded = versions.ToDictionary(v => v, v => Recorded(run.PreviousOutputs, v));
+        var damaged = versions.ToDictionary(v => v, v => Damage(live, v, recorded[v]));
+        // A version is this content if the lock file recorded exactly these files for it; one exported before any
+        // record (or whose record is lost) is compared byte for byte.
+        bool Holds(int v) => recorded[v].Count > 0
+            ? recorded[v].OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(hashes.OrderBy(p => p.Key, StringComparer.Ordinal))
+            : SameContent(Path.Combine(live, Name(v)), files);
+        if (versions.FirstOrDefault(v => damaged[v] is not null && !Holds(v)) is var lost and > 0)
+        {
+            throw new PipelineException(
+                $"{damaged[lost]!.Value.What} since it was exported, and the model exported now is not version {lost}'s, so it cannot be "
+                + $"written again: put the file back from a copy, or delete export/{lost} to drop that version, and run again",
+                DisplayPath.FromCurrentDirectory(damaged[lost]!.Value.Path));
+        }
         foreach (var existing in versions)
         {
-            CopyFolder(Path.Combine(live, Name(existing)), Path.Combine(output, Name(existing)));
+            if (damaged[existing] is { } damage)
+            {
+                // The same model gives the same bytes: the damaged version is written again, never carried forward.
+                WriteVersion(Path.Combine(output, Name(existing)), files);
+                run.Log($"  {DisplayPath.FromCurrentDirectory(damage.Path)} was {damage.What} since it was exported: version {existing} is written again from the same model");
+            }
+            else
+            {
+                CopyFolder(Path.Combine(live, Name(existing)), Path.Combine(output, Name(existing)));
+            }
         }
         int version;
-        if (versions.Count > 0 && SameContent(Path.Combine(live, Name(versions[^1])), files))
+        if (versions.Count > 0 && Holds(versions[^1]))
         {
             version = versions[^1];
             run.Log($"  the exported model is unchanged: version {version} stays the latest");
@@ -89,17 +113,12 @@ internal static class ExportRunner
         else
         {
             version = versions.Count > 0 ? versions[^1] + 1 : 1;
-            if (versions.SkipLast(1).LastOrDefault(v => SameContent(Path.Combine(live, Name(v)), files)) is var earlier and > 0)
+            if (versions.SkipLast(1).LastOrDefault(Holds) is var earlier and > 0)
             {
                 // A new number all the same: what is served changes back, and a server watching for new versions sees it.
                 run.Log($"  the exported content is that of version {earlier} again; it is published as version {version}");
             }
-            var folder = Path.Combine(output, Name(version));
-            Directory.CreateDirectory(folder);
-            foreach (var (name, bytes) in files)
-            {
-                File.WriteAllBytes(Path.Combine(folder, name), bytes);
-            }
+            WriteVersion(Path.Combine(output, Name(version)), files);
             run.Log($"  exported version {version}: {trained.Architecture}, {labels.Count} classes, accuracy {accuracy:0.0000} "
                 + $"(gate {minimum:0.####}); {files[ModelCard.OnnxFile].Length / 1024.0:0} KiB ONNX, {files[ModelCard.WeightsFile].Length / 1024.0:0} KiB safetensors");
         }
@@ -161,6 +180,41 @@ internal static class ExportRunner
     ];
 
     private static string F(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>The hashes pipeline.lock.json recorded for a version's files, by file name; empty when it recorded none.</summary>
+    private static Dictionary<string, string> Recorded(IReadOnlyDictionary<string, string> outputs, int version)
+    {
+        var prefix = $"{ExportStage.Output}/{Name(version)}/";
+        return outputs.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal) && !p.Key[prefix.Length..].Contains('/'))
+            .ToDictionary(p => p.Key[prefix.Length..], p => p.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>The first of the version's recorded files that is no longer as recorded, and what happened to it; null when all are.</summary>
+    private static (string Path, string What)? Damage(string live, int version, IReadOnlyDictionary<string, string> recorded)
+    {
+        foreach (var (name, hash) in recorded.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var path = Path.Combine(live, Name(version), name);
+            if (!File.Exists(path))
+            {
+                return (path, "deleted");
+            }
+            if (ContentHash.OfFile(path) != hash)
+            {
+                return (path, "modified");
+            }
+        }
+        return null;
+    }
+
+    private static void WriteVersion(string folder, IReadOnlyDictionary<string, byte[]> files)
+    {
+        Directory.CreateDirectory(folder);
+        foreach (var (name, bytes) in files)
+        {
+            File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        }
+    }
 
     private static bool SameContent(string folder, IReadOnlyDictionary<string, byte[]> files)
     {

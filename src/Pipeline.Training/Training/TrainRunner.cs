@@ -13,11 +13,8 @@ internal static class TrainRunner
 {
     public static void Run(StageContext context, StageRun run, string recordsFolder, string labelsPath)
     {
+        // Every parameter was checked when dataset.json was loaded (DatasetLoader).
         var train = context.Dataset.Train;
-        if (train.TrainSteps < 1 || train.StepsPerEval < 1 || train.BatchSize < 1)
-        {
-            throw new PipelineException("train.train_steps, train.steps_per_eval and train.batch_size must be at least 1", context.Dataset.DefinitionPath);
-        }
         var labels = LabelSet.Read(labelsPath);
         var records = RecordsManifest.Read(recordsFolder);
         var heldOut = records.HeldOutSplit(train.EvalSplit);
@@ -33,22 +30,14 @@ internal static class TrainRunner
         }
         if (train.Epochs is { } epochs)
         {
-            if (epochs < 1)
-            {
-                throw new PipelineException($"train.epochs is {epochs}; it must be at least 1", context.Dataset.DefinitionPath);
-            }
             train = train with { TrainSteps = epochs * trainData.StepsPerEpoch };
         }
 
         run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
-        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, "checkpoints"), train.KeepCheckpoints, run.Log);
-        if (run.Forced && checkpoints.Discard() is var discarded and > 0)
-        {
-            run.Log($"  forced: training from scratch; {discarded} checkpoint(s) removed");
-        }
+        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, TrainStage.CheckpointsFolder), train.KeepCheckpoints, run.Log);
         var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
         var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
-        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log).Run(run.Cancellation);
+        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log) { FromScratch = run.Forced }.Run(run.Cancellation);
 
         TrainedModel.From(train, channels, labels.Labels, run.ResumeKey)
             .Write(run.PathOf(TrainStage.Output), Trainer.ModelBytes(result.Model), result.History);

@@ -17,9 +17,12 @@ namespace Pipeline.Training.Training;
 /// must survive a killed run to be resumed from. Declare() touches no TorchSharp type, so Cake's process can
 /// check freshness without loading libtorch.
 /// </remarks>
-public sealed class TrainStage : IStage
+public sealed class TrainStage : IStage, IResumable
 {
     public const string Output = "train";
+
+    /// <summary>artifacts/&lt;dataset&gt;/checkpoints/: not an output, since it must outlive a killed run.</summary>
+    internal const string CheckpointsFolder = "checkpoints";
 
     private readonly StageContext _context;
 
@@ -55,6 +58,13 @@ public sealed class TrainStage : IStage
                 yield return StageInput.File($"{RecordsStage.Output}/{Path.GetFileName(shard)}", shard);
             }
         }
+    }
+
+    /// <summary>The newest intact checkpoint of this very training, which a run continues from; null when it trains from the start.</summary>
+    public string? ResumePoint(string resumeKey)
+    {
+        var checkpoints = new CheckpointStore(Path.Combine(_context.ArtifactsDirectory, CheckpointsFolder), _context.Dataset.Train.KeepCheckpoints, _ => { });
+        return checkpoints.Latest(resumeKey, int.MaxValue) is { } latest ? $"{latest.Name} at step {latest.Step}" : null;
     }
 
     public void Run(StageRun run) => TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);

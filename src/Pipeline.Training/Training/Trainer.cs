@@ -39,6 +39,12 @@ public sealed class Trainer
         _log = log;
     }
 
+    /// <summary>
+    /// Train from step 0 even where a checkpoint of this training exists (--force). The checkpoints are removed only
+    /// when the first new one is written, so a run that fails before (a corrupt shard) leaves them to resume from.
+    /// </summary>
+    public bool FromScratch { get; init; }
+
     public TrainingResult Run(CancellationToken cancellation)
     {
         torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Environment.ProcessorCount);
@@ -49,7 +55,10 @@ public sealed class Trainer
         var history = new List<HistoryPoint>();
 
         var start = 0;
-        var resumed = _checkpoints.Latest(_lineage, _p.TrainSteps);
+        var resumed = FromScratch ? null : _checkpoints.Latest(_lineage, _p.TrainSteps);
+        // Checkpoints not resumed from go when the first new one is written, not now: until training has got that
+        // far (the records read, the steps taken), they are all there is to resume from.
+        var discardBeforeSaving = resumed is null;
         if (resumed is not null)
         {
             using (var modelState = new BinaryReader(new MemoryStream(resumed.Model.ToArray())))
@@ -65,10 +74,6 @@ public sealed class Trainer
             _log.Line(resumed.Step < _p.TrainSteps
                 ? $"resuming from {resumed.Name} at step {resumed.Step} of {_p.TrainSteps}"
                 : $"{resumed.Name} already holds step {resumed.Step}; nothing left to train");
-        }
-        else if (_checkpoints.Discard() is var discarded and > 0)
-        {
-            _log.Line($"starting fresh: {discarded} checkpoint(s) of a different training were removed");
         }
 
         var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
@@ -101,6 +106,16 @@ public sealed class Trainer
                 var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, measured.Loss, measured.Accuracy, schedule.At(step - 1));
                 history.Add(point);
                 _log.Evaluated(point, window.ImagesPerSecond);
+                if (discardBeforeSaving)
+                {
+                    discardBeforeSaving = false;
+                    if (_checkpoints.Discard() is var discarded and > 0)
+                    {
+                        _log.Line(FromScratch
+                            ? $"forced: training from scratch; {discarded} earlier checkpoint(s) removed"
+                            : $"starting fresh: {discarded} checkpoint(s) of a different training were removed");
+                    }
+                }
                 var saved = _checkpoints.Save(step, _lineage, history, ModelBytes(model), OptimizerBytes(optimizer));
                 _log.Line($"step {step}: eval loss {measured.Loss:F4}, eval accuracy {measured.Accuracy:F4}; checkpoint {Path.GetFileName(saved)}");
             },

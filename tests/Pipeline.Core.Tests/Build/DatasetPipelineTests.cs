@@ -42,6 +42,23 @@ public sealed class DatasetPipelineTests : IDisposable
         Assert.Equal(30, train.Select(e => e.Text("image/filename")).Distinct().Count());
     }
 
+    [SmallDiskFact]
+    public void Records_on_a_full_disk_fail_in_one_line_naming_the_shard_and_the_full_disk_and_keep_the_old_record()
+    {
+        using var disk = new SmallDisk(kilobytes: 256);
+        var pipeline = DatasetPipeline.Open(_dir.Path, TestDatasets.IdxDataset(_dir), _ => { }, artifactsRoot: disk.Combine("artifacts"));
+        pipeline.Run("labels", force: false);
+        var lockBefore = File.ReadAllBytes(pipeline.Engine.LockPath);
+        disk.Fill();
+
+        var error = Assert.Throws<PipelineException>(() => pipeline.Run("records", force: false));
+
+        Assert.Matches(@"/records/(train|test)-0000\d-of-0000\d\.tfrecord: the disk is full \(No space left on device\)", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Equal(lockBefore, File.ReadAllBytes(pipeline.Engine.LockPath));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(pipeline.ArtifactsDirectory, ".tmp")));
+    }
+
     [Fact]
     public void Idx_examples_carry_exactly_the_reference_keys_and_a_grayscale_png()
     {

@@ -25,6 +25,9 @@ internal sealed class FakeStage : IStage
     /// <summary>When set, the stage writes part of its output and then throws.</summary>
     public bool FailHalfway { get; set; }
 
+    /// <summary>Called once the output is written, before the engine takes over (a test fills the disk here).</summary>
+    public Action? AfterWriting { get; set; }
+
     public int Runs { get; private set; }
 
     public bool Cacheable { get; set; } = true;
@@ -37,16 +40,19 @@ internal sealed class FakeStage : IStage
     public void Run(StageRun run)
     {
         Runs++;
-        using var output = File.Create(run.PathOf(Output));
-        output.Write(System.Text.Encoding.UTF8.GetBytes(Parameters.ToJsonString()));
-        foreach (var input in Inputs)
+        using (var output = File.Create(run.PathOf(Output)))
         {
-            var bytes = File.ReadAllBytes(input);
-            output.Write(bytes);
-            if (FailHalfway)
+            output.Write(System.Text.Encoding.UTF8.GetBytes(Parameters.ToJsonString()));
+            foreach (var input in Inputs)
             {
-                throw new InvalidOperationException("disk full (simulated)");
+                var bytes = File.ReadAllBytes(input);
+                output.Write(bytes);
+                if (FailHalfway)
+                {
+                    throw new InvalidOperationException("failed halfway (simulated)");
+                }
             }
         }
+        AfterWriting?.Invoke();
     }
 }

@@ -315,6 +315,61 @@ public sealed class StageEngineTests : IDisposable
         Assert.False(Directory.Exists(leftover));
     }
 
+    [SmallDiskFact]
+    public void Lock_file_that_cannot_be_written_for_a_full_disk_leaves_the_previous_outputs_and_record_untouched()
+    {
+        using var disk = new SmallDisk(kilobytes: 256);
+        var artifacts = disk.Combine("artifacts/data");
+        var engine = new StageEngine(artifacts, disk.Path, FileHashCache.InMemory(), _ => { });
+        var stage = new FakeStage("records", _input);
+        engine.Run(stage);
+        var output = Path.Combine(artifacts, stage.Output);
+        var outputBefore = File.ReadAllBytes(output);
+        var lockBefore = File.ReadAllBytes(engine.LockPath);
+        stage.Parameters["size"] = 8;
+        // The new output is written in full; then nothing is left for the lock file.
+        stage.AfterWriting = () => disk.Fill();
+
+        Assert.ThrowsAny<Exception>(() => engine.Run(stage));
+
+        Assert.Equal(outputBefore, File.ReadAllBytes(output));
+        Assert.Equal(lockBefore, File.ReadAllBytes(engine.LockPath));
+        Assert.Equal(["records.size 4 → 8"], engine.Check(stage).Reasons);
+        Assert.Equal([LockFile.FileName, stage.Output], Directory.GetFiles(artifacts).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(artifacts, ".tmp")));
+    }
+
+    [SmallDiskFact]
+    public void Output_that_does_not_fit_on_the_disk_is_one_error_naming_the_file_and_the_full_disk()
+    {
+        using var disk = new SmallDisk(kilobytes: 64);
+        var artifacts = disk.Combine("artifacts/data");
+        var engine = new StageEngine(artifacts, disk.Path, FileHashCache.InMemory(), _ => { });
+        var big = _dir.WriteBytes("inputs/big.bin", new byte[256 * 1024]);
+
+        var error = Assert.Throws<PipelineException>(() => engine.Run(new FakeStage("records", big)));
+
+        Assert.Matches(@"^artifacts/data/\.tmp/records-[0-9a-f]{32}/records\.out: the disk is full \(No space left on device\)", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(artifacts, ".tmp")));
+    }
+
+    [SmallDiskFact]
+    public void Lock_file_that_does_not_fit_on_the_disk_is_one_error_naming_it_and_the_full_disk()
+    {
+        using var disk = new SmallDisk(kilobytes: 256);
+        var artifacts = disk.Combine("artifacts/data");
+        var engine = new StageEngine(artifacts, disk.Path, FileHashCache.InMemory(), _ => { });
+        var stage = new FakeStage("labels", _input) { AfterWriting = () => disk.Fill() };
+
+        var error = Assert.Throws<PipelineException>(() => engine.Run(stage));
+
+        Assert.StartsWith($"artifacts/data/.{LockFile.FileName}.", error.Message);
+        Assert.Contains(": the disk is full (No space left on device)", error.Message);
+        Assert.False(File.Exists(engine.LockPath));
+        Assert.False(File.Exists(Path.Combine(artifacts, stage.Output)));
+    }
+
     private sealed class EmptyFolderStage : IStage
     {
         public string Name => "logs";

@@ -99,6 +99,48 @@ public sealed class ExportStageTests : IDisposable
     }
 
     [Fact]
+    public void Damaged_export_of_the_same_model_is_restored_in_its_own_version_and_never_recorded_as_good()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+        pipeline.Engine.Run(pipeline.Stage("export"));
+        var folder = ExportFolder(pipeline);
+        var onnx = Path.Combine(folder, "1", ModelCard.OnnxFile);
+        var intact = File.ReadAllBytes(onnx);
+        using (var file = new FileStream(onnx, FileMode.Open))
+        {
+            file.SetLength(1000);
+        }
+        Assert.Contains("output export/1/model.onnx modified since it was built", pipeline.Engine.Check(pipeline.Stage("export")).Reasons);
+
+        pipeline.Engine.Run(pipeline.Stage("export"));
+
+        Assert.Equal([1], ExportedModel.Versions(folder));
+        Assert.Equal(intact, File.ReadAllBytes(onnx));
+        Assert.Equal(ContentHash.OfBytes(intact), LockFile.Load(pipeline.Engine.LockPath).Find("export")!.Outputs["export/1/model.onnx"]);
+        Assert.True(pipeline.Engine.Check(pipeline.Stage("export")).IsFresh);
+        using var classifier = OnnxClassifier.Load(ExportedModel.Open(folder));
+    }
+
+    [Fact]
+    public void Damaged_older_version_that_the_current_model_cannot_rebuild_stops_the_export_naming_it()
+    {
+        var pipeline = Evaluated(minAccuracy: 0);
+        pipeline.Engine.Run(pipeline.Stage("export"));
+        var folder = ExportFolder(pipeline);
+        File.WriteAllText(Path.Combine(folder, "1", ModelCard.LabelsFile), "edited\n");
+        FixedModel.WriteTrained(pipeline, seed: 8);
+        pipeline.Engine.Run(pipeline.Stage("evaluate"));
+        var lockBefore = File.ReadAllBytes(pipeline.Engine.LockPath);
+
+        var error = Assert.Throws<PipelineException>(() => pipeline.Engine.Run(pipeline.Stage("export")));
+
+        Assert.Contains("export/1/labels.txt", error.Message);
+        Assert.Contains("delete export/1", error.Message);
+        Assert.Equal([1], ExportedModel.Versions(folder));
+        Assert.Equal(lockBefore, File.ReadAllBytes(pipeline.Engine.LockPath));
+    }
+
+    [Fact]
     public void Content_equal_to_an_older_version_is_published_as_the_next_and_says_so()
     {
         var log = new List<string>();

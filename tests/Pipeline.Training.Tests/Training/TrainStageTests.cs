@@ -133,9 +133,29 @@ public sealed class TrainStageTests : IDisposable
         _log.Clear();
         pipeline.Run("train", false);
 
-        Assert.Equal(["train.train_steps 60 → 80 (extending: continues from the last checkpoint)"], status.Reasons);
+        Assert.Equal(["train.train_steps 60 → 80 (extending: continues from ckpt-00000060.ckpt at step 60)"], status.Reasons);
         Assert.Contains(_log, line => line.Contains("resuming from ckpt-00000060.ckpt at step 60 of 80", StringComparison.Ordinal));
         Assert.Contains(_log, line => line.Contains("trained 20 steps", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Growing_train_steps_with_only_another_trainings_checkpoints_says_it_trains_from_the_start()
+    {
+        var name = ShapesDataset.Write(_dir);
+        Build(Open(name), "train");
+        SetTrain(name, "\"train_steps\": 60", "\"train_steps\": 80");
+        SetTrain(name, "\"base\": 0.003", "\"base\": 0.002");
+
+        var pipeline = Open(name);
+        var status = pipeline.Engine.Check(pipeline.Stage("train"));
+        _log.Clear();
+        pipeline.Run("train", false);
+
+        Assert.Equal(
+            ["train.learning_rate.base 0.003 → 0.002", "train.train_steps 60 → 80 (no checkpoint of this training to continue from: trains from the start)"],
+            status.Reasons);
+        Assert.Contains(_log, line => line.Contains("starting fresh", StringComparison.Ordinal));
+        Assert.Contains(_log, line => line.Contains("trained 80 steps", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -152,6 +172,25 @@ public sealed class TrainStageTests : IDisposable
         Assert.Contains(_log, line => line.Contains("forced: training from scratch", StringComparison.Ordinal));
         Assert.Contains(_log, line => line.Contains("trained 60 steps", StringComparison.Ordinal));
         Assert.Equal(weights, Weights(pipeline));
+    }
+
+    [Fact]
+    public void Forced_training_that_fails_on_a_corrupt_shard_keeps_the_checkpoints_to_resume_from()
+    {
+        var name = ShapesDataset.Write(_dir);
+        var pipeline = Open(name);
+        Build(pipeline, "train");
+        var checkpoints = Path.Combine(pipeline.ArtifactsDirectory, TrainStage.CheckpointsFolder);
+        var before = Directory.GetFiles(checkpoints).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var shard = Directory.GetFiles(Path.Combine(pipeline.ArtifactsDirectory, "records"), "train-*.tfrecord").Order(StringComparer.Ordinal).First();
+        var bytes = File.ReadAllBytes(shard);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(shard, bytes);
+
+        Assert.ThrowsAny<Exception>(() => pipeline.Run("train", true));
+
+        Assert.Equal(["ckpt-00000020.ckpt", "ckpt-00000040.ckpt", "ckpt-00000060.ckpt"], before);
+        Assert.Equal(before, Directory.GetFiles(checkpoints).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
