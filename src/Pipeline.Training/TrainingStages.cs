@@ -6,6 +6,9 @@ namespace Pipeline.Training;
 /// <summary>The stages this assembly adds to a dataset's chain, after Records.</summary>
 public static class TrainingStages
 {
+    /// <summary>Every stage this assembly can add, in build order; a dataset's chain has them all but Bottlenecks unless it transfers.</summary>
+    public static readonly IReadOnlyList<string> Names = ["bottlenecks", "train", "evaluate", "export", "smokepredict"];
+
     public static readonly IReadOnlyList<StageFactory> All =
     [
         context => context.Dataset.Transfer is null ? null : new Transfer.BottlenecksStage(context),

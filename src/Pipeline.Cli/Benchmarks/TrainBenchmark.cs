@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Pipeline.Cli.Composition;
+using Pipeline.Core.Build;
 using Pipeline.Core.Images;
 using Pipeline.Core.Records;
 using Pipeline.Training.Data;
@@ -18,10 +19,7 @@ internal static class TrainBenchmark
     public static void Run(string root, string dataset, int steps)
     {
         var pipeline = Chain.Open(root, dataset, Console.WriteLine);
-        foreach (var stage in pipeline.Chain("records"))
-        {
-            pipeline.Run(stage.Name, force: false);
-        }
+        pipeline.Build("records", new BuildOptions());
         var train = pipeline.Dataset.Train;
         var records = RecordsManifest.Read(Path.Combine(pipeline.ArtifactsDirectory, RecordsStage.Output));
         var input = InputSpec.From(train) with { Channels = ModelFactory.InputChannels(train) };

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Records;
 
 namespace Pipeline.Cli.Commands;
 
@@ -28,53 +29,18 @@ internal static class RunCommand
                 e.Cancel = true;
                 cancel.Cancel();
             };
-            var part = Pipeline.Core.Records.RecordsPart.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
+            var part = RecordsPart.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
             // Under MSBuild, the engine's warnings become MSBuild warnings, as its errors become MSBuild errors.
             Action<string> log = MSBuildError.Requested ? line => Console.WriteLine(MSBuildError.Warning(line)) : Console.WriteLine;
             var repositoryRoot = CommonOptions.FindRoot(parse.GetValue(root));
             var artifactsRoot = CommonOptions.ArtifactsRoot(parse, artifacts);
             var pipeline = Chain.Open(repositoryRoot, parse.GetValue(dataset)!, log, artifactsRoot, parse.GetValue(cache), part);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
-            if (part is not null && target != "records")
-            {
-                throw new PipelineException($"--shard-index and --shard-count split the Records stage among workers; build {target} on the machine that combines them");
-            }
+            RecordsPart.RequireRecordsTarget(part, target);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.
-            var explained = parse.GetValue(only);
-            var steps = explained ? [pipeline.Stage(target)] : pipeline.Chain(target);
-            if (!explained && steps.Any(s => s.Name == "bottlenecks") && Upstream(pipeline) is { } upstream)
-            {
-                // The backbone is another dataset's export: that dataset is built first, as far as its export, like any dependency.
-                Console.WriteLine($"{pipeline.Dataset.Name} transfers from {upstream}'s export; building {upstream} up to Export first");
-                var other = Chain.Open(repositoryRoot, upstream, log, artifactsRoot, parse.GetValue(cache));
-                Build(other, other.Chain("export"), "export", force: false, explained: false, cancel.Token);
-            }
-            Build(pipeline, steps, target, parse.GetValue(force), explained, cancel.Token);
+            pipeline.Build(target, new BuildOptions { Force = parse.GetValue(force), Only = parse.GetValue(only), Cancellation = cancel.Token });
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>The dataset whose export this one transfers from (transfer.from "dataset:NAME"), if any.</summary>
-    internal static string? Upstream(DatasetPipeline pipeline) =>
-        pipeline.Dataset.Transfer is { } transfer ? Pipeline.Core.Datasets.TransferBackbones.Dataset(transfer.From) : null;
-
-    private static void Build(DatasetPipeline pipeline, IReadOnlyList<IStage> steps, string target, bool force, bool explained, CancellationToken cancellation)
-    {
-        using var held = pipeline.Lock(Console.WriteLine);
-        foreach (var step in steps)
-        {
-            var forced = force && step.Name == target;
-            var outcome = pipeline.Run(step.Name, forced, cancellation, status =>
-            {
-                if (!explained)
-                {
-                    Console.WriteLine(DatasetPipeline.Describe(status));
-                }
-            });
-            Console.WriteLine(outcome.Ran
-                ? $"{DatasetPipeline.Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
-                : DatasetPipeline.Describe(outcome.StatusBefore));
-        }
     }
 }

@@ -9,6 +9,9 @@ namespace Pipeline.Cli.Composition;
 /// </summary>
 public static class Chain
 {
+    /// <summary>Every stage a chain can have, in build order, as build targets spell them ("Labels" … "SmokePredict").</summary>
+    public static IReadOnlyList<string> Targets { get; } = [.. DatasetPipeline.FirstStages.Concat(TrainingStages.Names).Select(DatasetPipeline.Title)];
+
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null, string? cache = null,
         Core.Records.RecordsPart? part = null) =>
         DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All, cache, part);

@@ -10,13 +10,23 @@ public sealed class DatasetPipeline
 {
     private readonly Dictionary<string, StageStatus> _firstLook = new(StringComparer.Ordinal);
 
-    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, IReadOnlyList<IStage> stages)
+    private readonly Action<string> _log;
+    private readonly Func<string, DatasetPipeline> _openOther;
+    private DatasetPipeline? _upstream;
+
+    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, IReadOnlyList<IStage> stages, Action<string> log,
+        Func<string, DatasetPipeline> openOther)
     {
         Dataset = dataset;
         ArtifactsDirectory = artifacts;
         Engine = engine;
         Stages = stages;
+        _log = log;
+        _openOther = openOther;
     }
+
+    /// <summary>The stages every chain starts with, which this assembly builds; later ones come from <c>laterStages</c>.</summary>
+    public static readonly IReadOnlyList<string> FirstStages = ["labels", "records"];
 
     public DatasetDefinition Dataset { get; }
 
@@ -51,7 +61,50 @@ public sealed class DatasetPipeline
             new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch, part),
             .. (laterStages ?? []).Select(create => create(context)).OfType<IStage>(),
         ];
-        return new DatasetPipeline(definition, artifacts, engine, stages);
+        return new DatasetPipeline(definition, artifacts, engine, stages, log,
+            other => Open(repositoryRoot, other, log, artifactsRoot, laterStages, cache));
+    }
+
+    /// <summary>The dataset whose export this one transfers from (transfer.from "dataset:NAME"), opened as this one was; null if none.</summary>
+    public DatasetPipeline? Upstream =>
+        _upstream ??= Dataset.Transfer is { } transfer && TransferBackbones.Dataset(transfer.From) is { } name ? _openOther(name) : null;
+
+    /// <summary>Whether every stage up to and including <paramref name="target"/> is fresh.</summary>
+    public bool IsBuilt(string target) => Chain(target).All(stage => Engine.Check(stage).IsFresh);
+
+    /// <summary>
+    /// Builds <paramref name="target"/>: the dataset it transfers from first (up to its export) when the chain computes
+    /// bottlenecks from it, then each stage up to the target, skipping what is fresh, under the artifacts lock. Says
+    /// for each stage whether it runs and why, and what it did. The one way a chain is built: the pipeline command
+    /// (which Cake and MSBuild run), the benchmarks and the tests all come here.
+    /// </summary>
+    /// <returns>What each stage did, in build order.</returns>
+    public IReadOnlyList<StageOutcome> Build(string target, BuildOptions options)
+    {
+        var name = Stage(target).Name;
+        var steps = options.Only ? [Stage(name)] : Chain(name);
+        if (options.Upstream && !options.Only && steps.Any(s => s.Name == "bottlenecks") && Upstream is { } upstream)
+        {
+            _log($"{Dataset.Name} transfers from {upstream.Dataset.Name}'s export; building {upstream.Dataset.Name} up to Export first");
+            upstream.Build("export", options with { Force = false });
+        }
+        using var held = Lock(_log);
+        var outcomes = new List<StageOutcome>();
+        foreach (var step in steps)
+        {
+            var outcome = Run(step.Name, options.Force && step.Name == name, options.Cancellation, status =>
+            {
+                if (!options.Only)
+                {
+                    _log(Describe(status));
+                }
+            });
+            _log(outcome.Ran
+                ? $"{Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
+                : Describe(outcome.StatusBefore));
+            outcomes.Add(outcome);
+        }
+        return outcomes;
     }
 
     public IStage Stage(string name) =>

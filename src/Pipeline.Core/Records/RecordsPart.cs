@@ -28,6 +28,17 @@ public sealed record RecordsPart(int Index, int Count)
         return new RecordsPart(index.Value, count.Value);
     }
 
+    /// <summary>A worker's share is of the Records stage only; any other target is built where the shares are combined.</summary>
+    /// <exception cref="PipelineException">A share is given with another target.</exception>
+    public static void RequireRecordsTarget(RecordsPart? part, string target)
+    {
+        if (part is not null && !target.Equals("records", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new PipelineException(
+                $"--shard-index and --shard-count split the Records stage among workers: use them with the Records target, not {target}; build {target} where the shares are combined");
+        }
+    }
+
     public bool Owns(int globalShard) => globalShard % Count == Index;
 
     /// <summary>records/parts/part-00001-of-00004.json: what this worker wrote, for the run that combines the shares.</summary>

@@ -24,10 +24,7 @@ public sealed class TrainStageTests : IDisposable
 
     private static void Build(DatasetPipeline pipeline, string upTo, CancellationToken cancellation = default)
     {
-        foreach (var stage in pipeline.Chain(upTo))
-        {
-            pipeline.Run(stage.Name, force: false, cancellation);
-        }
+        pipeline.Build(upTo, new BuildOptions { Cancellation = cancellation });
     }
 
     private static string Weights(DatasetPipeline pipeline) =>
