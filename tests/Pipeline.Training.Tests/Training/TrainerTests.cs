@@ -7,7 +7,6 @@ using Pipeline.Training.Data;
 using Pipeline.Training.Models;
 using Pipeline.Training.Tests.TestSupport;
 using Pipeline.Training.Training;
-using TorchSharp;
 
 namespace Pipeline.Training.Tests.Training;
 
@@ -22,9 +21,8 @@ public sealed class TrainerTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <remarks>
-    /// Counts tensors, not bytes: TorchSharp counts per thread the tensors created and not yet disposed, and the loop
-    /// runs on this thread, so the count is exact where process memory would be noise. The first step may leave
-    /// tensors behind (the optimizer's state is made then); every later one must leave as many as it found.
+    /// Counts tensors, not bytes (see <see cref="LiveTensors"/>); the loop runs on this thread. The first step may
+    /// leave tensors behind (the optimizer's state is made then); every later one must leave as many as it found.
     /// </remarks>
     [Theory]
     [InlineData("adamw", false)]
@@ -85,7 +83,7 @@ public sealed class TrainerTests : IDisposable
                 return;
             }
             var number = value![(at + "] step ".Length)..].Split('/')[0];
-            Counts[int.Parse(number, System.Globalization.CultureInfo.InvariantCulture)] = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            Counts[int.Parse(number, System.Globalization.CultureInfo.InvariantCulture)] = LiveTensors.Now;
         }
     }
 }
