@@ -1,2 +1,2 @@
-// The commands write to the process's one console, which the tests capture.
+// The commands write to the process's console, which PipelineCommand swaps for a capture; two tests at once would mix their output.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
