@@ -295,6 +295,9 @@ public static partial class DatasetLoader
         require(OptimizerParameters.Names.Contains(t.Optimizer.Name), "train.optimizer.name",
             $"train.optimizer.name is \"{t.Optimizer.Name}\"; use one of: {string.Join(", ", OptimizerParameters.Names)}");
         require(t.Optimizer.Momentum is >= 0 and < 1, "train.optimizer.momentum", $"train.optimizer.momentum is {Number(t.Optimizer.Momentum)}; use 0 or more and less than 1");
+        // As torch.optim.SGD: Nesterov's look-ahead needs momentum; it means nothing to AdamW.
+        require(!t.Optimizer.Nesterov || (t.Optimizer.Name == "sgd" && t.Optimizer.Momentum > 0), "train.optimizer.nesterov",
+            "train.optimizer.nesterov needs optimizer \"sgd\" with a momentum above 0");
         var rate = t.LearningRate;
         require(Positive(rate.Base), "train.learning_rate.base", $"train.learning_rate.base is {Number(rate.Base)}; it must be positive");
         require(LearningRateParameters.Schedules.Contains(rate.Schedule), "train.learning_rate.schedule",

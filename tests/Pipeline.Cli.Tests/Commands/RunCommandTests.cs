@@ -57,7 +57,7 @@ public sealed class RunCommandTests : IDisposable
 
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.ErrorLines);
-        Assert.StartsWith("error: --shard-index and --shard-count split the Records stage among workers; build labels", line);
+        Assert.StartsWith("error: --shard-index and --shard-count split the Records stage among workers: use them with the Records target, not labels", line);
         Assert.False(AnythingBuilt);
     }
 

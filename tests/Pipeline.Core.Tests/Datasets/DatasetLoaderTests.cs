@@ -245,4 +245,13 @@ public sealed class DatasetLoaderTests : IDisposable
         Assert.Contains(expected, error.Message);
         Assert.Equal(error.Message, error.Message.Trim().Split('\n')[0]);
     }
+
+    [Fact]
+    public void Nesterov_without_momentum_is_refused_as_torch_refuses_it()
+    {
+        var error = LoadFails(WithEntry("train", "\"optimizer\": { \"name\": \"sgd\", \"momentum\": 0, \"nesterov\": true }"));
+
+        Assert.Contains("dataset.json:5:", error.Message);
+        Assert.Contains("train.optimizer.nesterov needs optimizer \"sgd\" with a momentum above 0", error.Message);
+    }
 }
