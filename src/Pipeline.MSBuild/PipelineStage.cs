@@ -66,7 +66,7 @@ public sealed class PipelineStage : ToolTask
 
     public override bool Execute()
     {
-        // Read by the command (Pipeline.Core.Engine.MSBuildError); this assembly references no engine code.
+        // Read by the command (Pipeline.Cli.Commands.MSBuildError); this assembly references no engine code.
         EnvironmentVariables = [.. EnvironmentVariables ?? [], "PIPELINE_ERROR_FORMAT=msbuild"];
         var succeeded = base.Execute();
         ArtifactsDirectory = Path.Combine(RepositoryRoot, "artifacts", DatasetName(Dataset, RepositoryRoot));

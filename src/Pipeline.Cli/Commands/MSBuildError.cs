@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 
-namespace Pipeline.Core.Engine;
+using Pipeline.Core.Engine;
+
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// Errors in MSBuild's canonical form ("file(line,col): error PIPELINE: problem"), which MSBuild turns into errors with

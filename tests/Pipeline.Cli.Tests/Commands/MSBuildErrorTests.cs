@@ -1,6 +1,8 @@
 using Pipeline.Core.Engine;
 
-namespace Pipeline.Core.Tests.Engine;
+using Pipeline.Cli.Commands;
+
+namespace Pipeline.Cli.Tests.Commands;
 
 public sealed class MSBuildErrorTests
 {
