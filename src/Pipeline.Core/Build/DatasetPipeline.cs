@@ -67,7 +67,7 @@ public sealed class DatasetPipeline
 
     /// <summary>The dataset whose export this one transfers from (transfer.from "dataset:NAME"), opened as this one was; null if none.</summary>
     public DatasetPipeline? Upstream =>
-        _upstream ??= Dataset.Transfer is { } transfer && TransferBackbones.Dataset(transfer.From) is { } name ? _openOther(name) : null;
+        _upstream ??= Dataset.Transfer?.Backbone is BackboneSource.DatasetExport export ? _openOther(export.Dataset) : null;
 
     /// <summary>Whether every stage up to and including <paramref name="target"/> is fresh.</summary>
     public bool IsBuilt(string target) => Chain(target).All(stage => Engine.Check(stage).IsFresh);

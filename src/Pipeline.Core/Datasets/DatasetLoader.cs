@@ -333,10 +333,10 @@ public static partial class DatasetLoader
 
     private static void ValidateTransfer(DatasetDefinition d, TransferParameters transfer, Action<bool, string, string> require)
     {
-        var upstream = TransferBackbones.Dataset(transfer.From);
-        var weights = TransferBackbones.Weights(transfer.From);
-        require(transfer.From == TransferBackbones.ImageNetResNet18 || upstream is not null || weights is not null, "transfer.from",
-            $"transfer.from is \"{transfer.From}\"; transfer from {TransferBackbones.Known}");
+        var source = BackboneSource.Parse(transfer.From);
+        require(source is not null, "transfer.from", $"transfer.from is \"{transfer.From}\"; transfer from {BackboneSource.Known}");
+        var upstream = (source as BackboneSource.DatasetExport)?.Dataset;
+        var weights = (source as BackboneSource.WeightsFile)?.Path;
         require(upstream is null || (IsArtifactsName(upstream) && upstream != d.Name), "transfer.from",
             $"transfer.from names dataset \"{upstream}\": give another dataset's name, as in its dataset.json");
         require(weights is not null || (transfer.Architecture is null && transfer.InputSize is null && transfer.Channels is null && transfer.Normalization is null), "transfer",

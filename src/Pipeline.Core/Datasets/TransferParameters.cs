@@ -13,6 +13,10 @@ public sealed record TransferParameters
     /// </summary>
     public required string From { get; init; }
 
+    /// <summary><see cref="From"/> parsed; the loader has refused any other text, so a loaded dataset always has one.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public BackboneSource Backbone => BackboneSource.Parse(From) ?? throw new InvalidOperationException($"transfer.from \"{From}\" names no backbone");
+
     /// <summary>For "weights:": the network the state dict is of: cnn, resnet18, resnet34 or resnet50.</summary>
     public string? Architecture { get; init; }
 

@@ -18,13 +18,12 @@ internal static class Backbones
     private static TransferParameters Transfer(DatasetDefinition dataset) =>
         dataset.Transfer ?? throw new InvalidOperationException($"{dataset.Name} has no transfer section");
 
-    /// <summary>artifacts/NAME/export for a "dataset:NAME" source; null otherwise.</summary>
-    public static string? ExportFolder(DatasetDefinition dataset, string artifactsDirectory) =>
-        TransferBackbones.Dataset(Transfer(dataset).From) is { } name ? Path.Combine(Path.GetDirectoryName(artifactsDirectory)!, name, "export") : null;
+    /// <summary>artifacts/NAME/export for a "dataset:NAME" source.</summary>
+    private static string ExportFolder(BackboneSource.DatasetExport export, string artifactsDirectory) =>
+        Path.Combine(Path.GetDirectoryName(artifactsDirectory)!, export.Dataset, "export");
 
-    /// <summary>The state dict file of a "weights:PATH" source; null otherwise.</summary>
-    public static string? WeightsFile(DatasetDefinition dataset) =>
-        TransferBackbones.Weights(Transfer(dataset).From) is { } path ? dataset.Resolve(path) : null;
+    /// <summary>The state dict file of a "weights:PATH" source, resolved against dataset.json's folder.</summary>
+    private static string WeightsPath(DatasetDefinition dataset, BackboneSource.WeightsFile weights) => dataset.Resolve(weights.Path);
 
     /// <summary>
     /// The files the bottlenecks depend on besides the records: the weights file, or the other dataset's latest pointer
@@ -32,58 +31,51 @@ internal static class Backbones
     /// </summary>
     public static IEnumerable<StageInput> Inputs(DatasetDefinition dataset, string artifactsDirectory)
     {
-        if (WeightsFile(dataset) is { } weights)
+        switch (Transfer(dataset).Backbone)
         {
-            yield return StageInput.File("transfer weights", weights);
-        }
-        if (ExportFolder(dataset, artifactsDirectory) is not { } folder)
-        {
-            yield break;
-        }
-        var name = TransferBackbones.Dataset(Transfer(dataset).From);
-        yield return StageInput.File($"{name}/export/{ExportedModel.LatestPointer}", Path.Combine(folder, ExportedModel.LatestPointer), BuildFirst(Transfer(dataset)));
-        if (ExportedModel.Latest(folder) is { } version)
-        {
-            foreach (var file in new[] { ModelCard.OnnxFile, ModelCard.FileName })
-            {
-                yield return StageInput.File($"{name}/export/{version}/{file}", Path.Combine(folder, version.ToString(System.Globalization.CultureInfo.InvariantCulture), file));
-            }
+            case BackboneSource.WeightsFile weights:
+                yield return StageInput.File("transfer weights", WeightsPath(dataset, weights));
+                break;
+            case BackboneSource.DatasetExport export:
+                var folder = ExportFolder(export, artifactsDirectory);
+                yield return StageInput.File($"{export.Dataset}/export/{ExportedModel.LatestPointer}", Path.Combine(folder, ExportedModel.LatestPointer), BuildFirst(export));
+                if (ExportedModel.Latest(folder) is { } version)
+                {
+                    foreach (var file in new[] { ModelCard.OnnxFile, ModelCard.FileName })
+                    {
+                        yield return StageInput.File($"{export.Dataset}/export/{version}/{file}", Path.Combine(folder, version.ToString(System.Globalization.CultureInfo.InvariantCulture), file));
+                    }
+                }
+                break;
         }
     }
 
     /// <summary>What names the backbone among the stage's parameters (besides transfer.from and the input files).</summary>
-    public static JsonNode Parameters(DatasetDefinition dataset)
+    public static JsonNode Parameters(DatasetDefinition dataset) => Transfer(dataset).Backbone switch
     {
-        var transfer = Transfer(dataset);
-        if (transfer.From == TransferBackbones.ImageNetResNet18)
-        {
-            return ImageNetResNet18.Fingerprint;
-        }
-        return WeightsFile(dataset) is null ? "the export's files (inputs)" : WeightsInput(transfer).ToString();
-    }
+        BackboneSource.ImageNet => ImageNetResNet18.Fingerprint,
+        BackboneSource.WeightsFile => WeightsInput(Transfer(dataset)).ToString(),
+        _ => "the export's files (inputs)",
+    };
 
     /// <summary>The backbone's identity in the bottleneck cache: its pinned files' hashes, or the graph's or weights' content and input.</summary>
     /// <exception cref="PipelineException">The other dataset has no export.</exception>
-    public static string Key(DatasetDefinition dataset, string artifactsDirectory)
+    public static string Key(DatasetDefinition dataset, string artifactsDirectory) => Transfer(dataset).Backbone switch
     {
-        if (WeightsFile(dataset) is { } weights)
-        {
-            return ContentHash.OfText($"{ContentHash.OfFile(weights)}:{Transfer(dataset).Architecture}:{WeightsInput(Transfer(dataset))}");
-        }
-        if (ExportFolder(dataset, artifactsDirectory) is not { } folder)
-        {
-            return ImageNetResNet18.Fingerprint;
-        }
-        var exported = OpenExport(Transfer(dataset), folder);
-        return ContentHash.OfText($"{ContentHash.OfFile(exported.OnnxPath)}:{exported.Card.Input}");
-    }
+        BackboneSource.WeightsFile weights =>
+            ContentHash.OfText($"{ContentHash.OfFile(WeightsPath(dataset, weights))}:{Transfer(dataset).Architecture}:{WeightsInput(Transfer(dataset))}"),
+        BackboneSource.DatasetExport export => ExportKey(OpenExport(export, artifactsDirectory)),
+        _ => ImageNetResNet18.Fingerprint,
+    };
 
     /// <summary>What the backbone reads, known without loading it.</summary>
     /// <exception cref="PipelineException">The other dataset has no export.</exception>
-    public static InputSpec InputOf(DatasetDefinition dataset, string artifactsDirectory) =>
-        WeightsFile(dataset) is not null ? WeightsInput(Transfer(dataset))
-        : ExportFolder(dataset, artifactsDirectory) is { } folder ? OpenExport(Transfer(dataset), folder).Card.Input
-        : ImageNetResNet18.Input;
+    public static InputSpec InputOf(DatasetDefinition dataset, string artifactsDirectory) => Transfer(dataset).Backbone switch
+    {
+        BackboneSource.WeightsFile => WeightsInput(Transfer(dataset)),
+        BackboneSource.DatasetExport export => OpenExport(export, artifactsDirectory).Card.Input,
+        _ => ImageNetResNet18.Input,
+    };
 
     /// <param name="threads">ONNX Runtime threads per run; 0 lets it choose.</param>
     /// <exception cref="PipelineException">The backbone's files are missing, altered, or not a network this pipeline knows.</exception>
@@ -93,22 +85,21 @@ internal static class Backbones
         ModelProto classifier;
         InputSpec input;
         string where;
-        if (WeightsFile(dataset) is { } weights)
+        switch (transfer.Backbone)
         {
-            input = WeightsInput(transfer);
-            classifier = StateDictFile.ToOnnx(weights, transfer.Architecture!, input);
-            where = weights;
-        }
-        else if (ExportFolder(dataset, artifactsDirectory) is { } folder)
-        {
-            var exported = OpenExport(transfer, folder);
-            input = exported.Card.Input;
-            classifier = ReadOnnx(exported.OnnxPath);
-            where = exported.OnnxPath;
-        }
-        else
-        {
-            return ImageNetResNet18.Open(threads: threads);
+            case BackboneSource.WeightsFile weights:
+                input = WeightsInput(transfer);
+                where = WeightsPath(dataset, weights);
+                classifier = StateDictFile.ToOnnx(where, transfer.Architecture!, input);
+                break;
+            case BackboneSource.DatasetExport export:
+                var exported = OpenExport(export, artifactsDirectory);
+                input = exported.Card.Input;
+                classifier = ReadOnnx(exported.OnnxPath);
+                where = exported.OnnxPath;
+                break;
+            default:
+                return ImageNetResNet18.Open(threads: threads);
         }
         var (backbone, dimension) = CutBeforeClassifier(classifier, where);
         return new OnnxBackbone(transfer.From, input, dimension,
@@ -123,55 +114,57 @@ internal static class Backbones
     public static (string Architecture, InputSpec Input, Dictionary<string, TorchSharp.torch.Tensor> Weights) Trainable(DatasetDefinition dataset, string artifactsDirectory)
     {
         var transfer = Transfer(dataset);
-        if (WeightsFile(dataset) is { } weights)
+        switch (transfer.Backbone)
         {
-            return (transfer.Architecture!, WeightsInput(transfer), StateDictFile.Read(weights));
+            case BackboneSource.WeightsFile weights:
+                return (transfer.Architecture!, WeightsInput(transfer), StateDictFile.Read(WeightsPath(dataset, weights)));
+            case BackboneSource.DatasetExport export:
+                var exported = OpenExport(export, artifactsDirectory);
+                if (!Architectures.IsKnown(exported.Card.Architecture))
+                {
+                    throw new PipelineException($"transfer.fine_tune trains one of our architectures ({string.Join(", ", Architectures.Names)}); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
+                }
+                return (exported.Card.Architecture, exported.Card.Input, StateDictFile.Read(exported.WeightsPath));
+            default:
+                throw new PipelineException($"transfer.fine_tune needs a backbone TorchSharp can train; {transfer.From} is ONNX only", dataset.DefinitionPath);
         }
-        if (ExportFolder(dataset, artifactsDirectory) is not { } folder)
-        {
-            throw new PipelineException($"transfer.fine_tune needs a backbone TorchSharp can train; {transfer.From} is ONNX only", dataset.DefinitionPath);
-        }
-        var exported = OpenExport(transfer, folder);
-        if (!Architectures.IsKnown(exported.Card.Architecture))
-        {
-            throw new PipelineException($"transfer.fine_tune trains one of our architectures ({string.Join(", ", Architectures.Names)}); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
-        }
-        return (exported.Card.Architecture, exported.Card.Input, StateDictFile.Read(exported.WeightsPath));
     }
 
     /// <summary>Where the backbone comes from, for a person: the package folder, the export version, or the weights file.</summary>
     public static string Describe(DatasetDefinition dataset, string artifactsDirectory)
     {
         var transfer = Transfer(dataset);
-        if (WeightsFile(dataset) is { } weights)
+        return transfer.Backbone switch
         {
-            return $"{transfer.Architecture} weights from {DisplayPath.FromCurrentDirectory(weights)}, cut before the classifier";
-        }
-        if (ExportFolder(dataset, artifactsDirectory) is not { } folder)
-        {
-            return $"the ImageNet ResNet-18 from {DisplayPath.FromCurrentDirectory(ImageNetResNet18.Folder())} (SHA-256 checked)";
-        }
-        var exported = OpenExport(transfer, folder);
-        return $"{transfer.From}'s export version {exported.Version} ({exported.Card.Architecture}), cut before its classifier";
+            BackboneSource.WeightsFile weights => $"{transfer.Architecture} weights from {DisplayPath.FromCurrentDirectory(WeightsPath(dataset, weights))}, cut before the classifier",
+            BackboneSource.DatasetExport export => DescribeExport(transfer.From, OpenExport(export, artifactsDirectory)),
+            _ => $"the ImageNet ResNet-18 from {DisplayPath.FromCurrentDirectory(ImageNetResNet18.Folder())} (SHA-256 checked)",
+        };
     }
 
     /// <summary>What a weights file's network reads: as transfer says, else TorchVision's ImageNet convention for the ResNets.</summary>
     private static InputSpec WeightsInput(TransferParameters transfer)
     {
-        var resnet = transfer.Architecture != "cnn";
+        var resnet = transfer.Architecture != Architectures.Cnn;
         var normalization = transfer.Normalization ?? new NormalizationParameters { Mean = [0.485, 0.456, 0.406], Std = [0.229, 0.224, 0.225] };
         return new InputSpec(resnet ? 3 : transfer.Channels ?? 1, transfer.InputSize ?? 224,
             [.. normalization.Mean.Select(m => (float)m)], [.. normalization.Std.Select(s => (float)s)]);
     }
 
-    private static string BuildFirst(TransferParameters transfer) =>
-        $"transfer.from is {transfer.From}, which has no export yet: build it first (./build.sh --dataset={TransferBackbones.Dataset(transfer.From)} --target=Export)";
+    private static string ExportKey(ExportedModel exported) => ContentHash.OfText($"{ContentHash.OfFile(exported.OnnxPath)}:{exported.Card.Input}");
 
-    private static ExportedModel OpenExport(TransferParameters transfer, string folder)
+    private static string DescribeExport(string from, ExportedModel exported) =>
+        $"{from}'s export version {exported.Version} ({exported.Card.Architecture}), cut before its classifier";
+
+    private static string BuildFirst(BackboneSource.DatasetExport export) =>
+        $"transfer.from is {BackboneSource.DatasetExport.Prefix}{export.Dataset}, which has no export yet: build it first (./build.sh --dataset={export.Dataset} --target=Export)";
+
+    private static ExportedModel OpenExport(BackboneSource.DatasetExport export, string artifactsDirectory)
     {
+        var folder = ExportFolder(export, artifactsDirectory);
         if (ExportedModel.Latest(folder) is null)
         {
-            throw new PipelineException(BuildFirst(transfer), folder);
+            throw new PipelineException(BuildFirst(export), folder);
         }
         return ExportedModel.Open(folder);
     }

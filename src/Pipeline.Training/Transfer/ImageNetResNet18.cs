@@ -49,7 +49,7 @@ public static class ImageNetResNet18
     public static OnnxBackbone Open(string? packagesFolder = null, int threads = 0)
     {
         // The files are read and checked here, so a missing or altered one is reported before any work.
-        return new OnnxBackbone(Core.Datasets.TransferBackbones.ImageNetResNet18, Input, BottleneckSize,
+        return new OnnxBackbone(Core.Datasets.BackboneSource.ImageNet.Name, Input, BottleneckSize,
             (graph, input) => AppendTo(graph, input, packagesFolder), threads);
     }
 
