@@ -156,7 +156,7 @@ public static partial class DatasetLoader
     /// <summary>What the record types declare at the field, in a person's words ("a whole number"), or null if unknown.</summary>
     private static string? ExpectedAt(string field, JsonNode? root)
     {
-        Type? type = typeof(DatasetDefinition);
+        var type = typeof(DatasetDefinition);
         var walked = "";
         foreach (Match part in PathPart().Matches(field))
         {
