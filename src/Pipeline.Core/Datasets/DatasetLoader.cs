@@ -447,7 +447,7 @@ public static partial class DatasetLoader
             if (kind is null || !kinds.TryGetValue(kind, out var derived))
             {
                 throw new PipelineException(
-                    $"{Join(where, polymorphic.TypeDiscriminatorPropertyName!)} is {(kind is null ? "missing" : $"\"{kind}\"")}; use one of: {string.Join(", ", kinds.Keys.Order())}",
+                    $"{Join(where, polymorphic.TypeDiscriminatorPropertyName!)} is {(kind is null ? "missing" : $"\"{kind}\"")}; use one of: {string.Join(", ", kinds.Keys.Order(StringComparer.Ordinal))}",
                     map.Locate(Join(where, polymorphic.TypeDiscriminatorPropertyName!)));
             }
             type = derived;
