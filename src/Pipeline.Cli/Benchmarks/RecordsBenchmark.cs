@@ -1,5 +1,5 @@
-using Pipeline.Cli.Composition;
 using System.Diagnostics;
+using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;

@@ -24,6 +24,7 @@ internal static partial class ServeBenchmark
         var clock = Stopwatch.StartNew();
         using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["serve", "--model", exported.Folder, "--port", "0", "--name", "bench"])
         {
+            UseShellExecute = false,
             RedirectStandardOutput = true,
         }) ?? throw new PipelineException("cannot start `pipeline serve`");
         try

@@ -1,5 +1,5 @@
-using Pipeline.Cli.Composition;
 using System.CommandLine;
+using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
 
 namespace Pipeline.Cli.Commands;

@@ -156,7 +156,7 @@ public static partial class DatasetLoader
     /// <summary>What the record types declare at the field, in a person's words ("a whole number"), or null if unknown.</summary>
     private static string? ExpectedAt(string field, JsonNode? root)
     {
-        Type? type = typeof(DatasetDefinition);
+        var type = typeof(DatasetDefinition);
         var walked = "";
         foreach (Match part in PathPart().Matches(field))
         {
@@ -450,7 +450,7 @@ public static partial class DatasetLoader
             if (kind is null || !kinds.TryGetValue(kind, out var derived))
             {
                 throw new PipelineException(
-                    $"{Join(where, polymorphic.TypeDiscriminatorPropertyName!)} is {(kind is null ? "missing" : $"\"{kind}\"")}; use one of: {string.Join(", ", kinds.Keys.Order())}",
+                    $"{Join(where, polymorphic.TypeDiscriminatorPropertyName!)} is {(kind is null ? "missing" : $"\"{kind}\"")}; use one of: {string.Join(", ", kinds.Keys.Order(StringComparer.Ordinal))}",
                     map.Locate(Join(where, polymorphic.TypeDiscriminatorPropertyName!)));
             }
             type = derived;

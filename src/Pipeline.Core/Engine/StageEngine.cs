@@ -135,7 +135,7 @@ public sealed class StageEngine
             }
             phases.Mark(restored is null ? "hash outputs" : "restore");
             var previous = lockFile.Find(stage.Name);
-            var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key).SequenceEqual(outputs.OrderBy(p => p.Key));
+            var changed = previous is null || !previous.Outputs.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(outputs.OrderBy(p => p.Key, StringComparer.Ordinal));
 
             // The new lock file is written in full before any output moves, and renamed over the old one after they
             // all have: a disk too full to hold it fails the run with the previous outputs and record untouched. A

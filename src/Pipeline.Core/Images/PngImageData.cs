@@ -90,7 +90,7 @@ internal static class PngImageData
         long width = BinaryPrimitives.ReadUInt32BigEndian(header);
         long height = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
         int bitDepth = header[8];
-        int samples = header[9] switch
+        var samples = header[9] switch
         {
             0 or 3 => 1, // grayscale, palette
             2 => 3, // RGB

@@ -46,7 +46,7 @@ internal static class ParallelShards
         private readonly CancellationTokenSource _stop;
         // Chunks encoded but not yet written: bounds the memory a slow shard can make the others hold.
         private readonly SemaphoreSlim _slots;
-        private readonly object _failureGate = new();
+        private readonly Lock _failureGate = new();
         private int _next;
         private (int Index, ExceptionDispatchInfo Error)? _failure;
         // The index of _failure, int.MaxValue while there is none: read without the lock to cut work short.

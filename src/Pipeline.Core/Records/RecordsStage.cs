@@ -53,18 +53,18 @@ public sealed class RecordsStage : IStage
             inputs.AddRange(_source.ExampleInputs(split));
         }
         var parameters = new JsonObject
+        {
+            ["records"] = JsonSerializer.SerializeToNode(_dataset.Records, DatasetLoader.Options),
+            ["labels"] = new JsonObject { ["drop_unknown"] = _dataset.Labels.DropUnknown },
+            ["source"] = SourceParameters.Of(_dataset.Source),
+            // The bytes of converted images depend on the runtime's zlib and ImageSharp's codecs: a new
+            // version may change them, so it re-runs the stage (downstream stays fresh if nothing changed).
+            ["codecs"] = new JsonObject
             {
-                ["records"] = JsonSerializer.SerializeToNode(_dataset.Records, DatasetLoader.Options),
-                ["labels"] = new JsonObject { ["drop_unknown"] = _dataset.Labels.DropUnknown },
-                ["source"] = SourceParameters.Of(_dataset.Source),
-                // The bytes of converted images depend on the runtime's zlib and ImageSharp's codecs: a new
-                // version may change them, so it re-runs the stage (downstream stays fresh if nothing changed).
-                ["codecs"] = new JsonObject
-                {
-                    ["runtime"] = Environment.Version.ToString(),
-                    ["imagesharp"] = typeof(SixLabors.ImageSharp.Image).Assembly.GetName().Version?.ToString(),
-                },
-            };
+                ["runtime"] = Environment.Version.ToString(),
+                ["imagesharp"] = typeof(SixLabors.ImageSharp.Image).Assembly.GetName().Version?.ToString(),
+            },
+        };
         if (_part is not null)
         {
             parameters["part"] = new JsonObject { ["index"] = _part.Index, ["count"] = _part.Count };

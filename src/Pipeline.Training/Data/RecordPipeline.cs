@@ -160,7 +160,7 @@ public sealed class RecordPipeline
         {
             using (var records = EpochOrder(epoch, shuffle: true, cancellation).GetEnumerator())
             {
-                for (long skipped = (long)step * batchSize; skipped > 0; skipped--)
+                for (var skipped = (long)step * batchSize; skipped > 0; skipped--)
                 {
                     NextRecord(records);
                 }

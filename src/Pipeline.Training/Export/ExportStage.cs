@@ -40,7 +40,11 @@ public sealed class ExportStage : IStage
             StageInput.File($"{EvaluateStage.Output}/{EvaluateStage.MetricsName}", MetricsPath),
         ],
         new JsonObject { ["export"] = JsonSerializer.SerializeToNode(_context.Dataset.Export, DatasetLoader.Options) },
-        [Output]) { Cacheable = false }; // the output keeps the versions already exported, which no fingerprint covers
+        [Output])
+    {
+        // The output keeps the versions already exported, which no fingerprint covers.
+        Cacheable = false,
+    };
 
     public void Run(StageRun run) => ExportRunner.Run(_context, run, this);
 }

@@ -39,7 +39,10 @@ public sealed class TrainStage : IStage, IResumable
     public StageDeclaration Declare() => new(
         [StageInput.File("labels.txt", LabelsPath), .. RecordInputs(RecordsFolder)],
         new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
-        [Output]) { Extendable = ["train.train_steps", "train.epochs"] };
+        [Output])
+    {
+        Extendable = ["train.train_steps", "train.epochs"],
+    };
 
     /// <summary>The manifest and every shard it lists; just the manifest while Records has not been built.</summary>
     internal static IEnumerable<StageInput> RecordInputs(string recordsFolder)

@@ -1,6 +1,5 @@
-using Pipeline.Core.Engine;
-
 using Pipeline.Cli.Commands;
+using Pipeline.Core.Engine;
 
 namespace Pipeline.Cli.Tests.Commands;
 

@@ -75,7 +75,7 @@ public sealed class DatasetPipelineTests : IDisposable
             using var image = Image.Load<L8>(example.Bytes("image/encoded"));
             Assert.Equal((4, 4), (image.Width, image.Height));
             // Image i of the fixture is filled with 10·i and labelled i mod 3.
-            var index = int.Parse(example.Text("image/filename")[^9..^4]);
+            var index = int.Parse(example.Text("image/filename")[^9..^4], System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(10 * index, image[0, 0].PackedValue);
             Assert.Equal(TestDatasets.ClassNames[index % 3], label);
         }

@@ -90,6 +90,7 @@ public sealed class BuildShTests : IDisposable
         }
         var start = new ProcessStartInfo("bash", [copy, "--target=Status", "--dataset=not-the-default"])
         {
+            UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -1,9 +1,9 @@
-using static Pipeline.Core.Tests.TestSupport.IdxBytes;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Tests.TestSupport;
+using static Pipeline.Core.Tests.TestSupport.IdxBytes;
 
 namespace Pipeline.Core.Tests.Datasets;
 

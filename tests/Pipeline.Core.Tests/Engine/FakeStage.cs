@@ -35,7 +35,10 @@ internal sealed class FakeStage : IStage
     public StageDeclaration Declare() => new(
         Inputs.Select(path => StageInput.File(Path.GetFileName(path), path)).ToList(),
         new JsonObject { [Name] = Parameters.DeepClone() },
-        [Output]) { Cacheable = Cacheable };
+        [Output])
+    {
+        Cacheable = Cacheable,
+    };
 
     public void Run(StageRun run)
     {

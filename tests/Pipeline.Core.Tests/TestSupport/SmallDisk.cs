@@ -58,7 +58,7 @@ public sealed class SmallDisk : IDisposable
 
     private static void Run(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardError = true };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -129,7 +129,7 @@ public sealed class OnnxClassifierTests : IDisposable
     [InlineData("truncated PNG", "the image is truncated: the PNG ends before its IEND chunk")]
     public void Bytes_that_are_not_an_image_are_refused_naming_the_image(string kind, string expected)
     {
-        byte[] bytes = kind switch
+        var bytes = kind switch
         {
             "text" => "{\"not\": \"an image\"}"u8.ToArray(),
             "empty" => [],

@@ -1,9 +1,9 @@
+using Google.Protobuf;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Training.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using Google.Protobuf;
 
 namespace Pipeline.Training.Tests.Data;
 
