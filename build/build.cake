@@ -14,7 +14,7 @@ var force = HasArgument("force") && Argument("force", "true") != "false";
 // The run-cache folder (--cache=DIR); without it the engine uses $PIPELINE_CACHE, else artifacts/.cache.
 var cache = HasArgument("cache") ? Argument<string>("cache") : null;
 // Records spread over machines: this worker's share (--shard-index=I --shard-count=N).
-var part = RecordsPart.From(HasArgument("shard-index") ? Argument<int>("shard-index") : null, HasArgument("shard-count") ? Argument<int>("shard-count") : null);
+var part = RecordsShare.From(HasArgument("shard-index") ? Argument<int>("shard-index") : null, HasArgument("shard-count") ? Argument<int>("shard-count") : null);
 var root = MakeAbsolute(Directory("..")).FullPath;
 // Work from the repository root, as the pipeline command does, so messages show paths relative to it.
 Context.Environment.WorkingDirectory = root;
@@ -23,7 +23,7 @@ var stages = Chain.Targets;
 string[] others = ["Release", "Status", "Test", "Clean"];
 target = stages.Concat(others).FirstOrDefault(t => t.Equals(target, StringComparison.OrdinalIgnoreCase))
     ?? throw new Exception($"Unknown target \"{target}\"; targets: {string.Join(", ", stages.Concat(others))}");
-RecordsPart.RequireRecordsTarget(part, target);
+RecordsShare.RequireRecordsTarget(part, target);
 // Release builds the whole chain first.
 var lastStage = target == "Release" ? stages[^1] : target;
 var building = stages.Contains(lastStage) ? stages.Take(stages.ToList().IndexOf(lastStage) + 1).ToList() : [];

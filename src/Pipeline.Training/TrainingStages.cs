@@ -1,5 +1,5 @@
 using Pipeline.Core.Build;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 
 namespace Pipeline.Training;
 

@@ -3,7 +3,7 @@ using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
 using Pipeline.Core.Images;
 using Pipeline.Core.Records;
-using Pipeline.Training.Data;
+using Pipeline.Training.Input;
 using Pipeline.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,7 +52,7 @@ internal static class TrainBenchmark
     {
         torch.manual_seed(train.Seed);
         using var model = ModelFactory.Create(train, classes);
-        using var optimizer = new Pipeline.Training.Training.Optimizer(train.Optimizer.Name, model.parameters(), train.Optimizer.Momentum, train.Optimizer.Nesterov, train.WeightDecay) { LearningRate = train.LearningRate.Base };
+        using var optimizer = new Pipeline.Training.Train.Optimizer(train.Optimizer.Name, model.parameters(), train.Optimizer.Momentum, train.Optimizer.Nesterov, train.WeightDecay) { LearningRate = train.LearningRate.Base };
         var loss = new TorchSharp.Modules.CrossEntropyLoss();
         model.train();
         var clock = new Stopwatch();

@@ -29,14 +29,14 @@ internal static class RunCommand
                 e.Cancel = true;
                 cancel.Cancel();
             };
-            var part = RecordsPart.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
+            var part = RecordsShare.From(parse.GetValue(shardIndex), parse.GetValue(shardCount));
             // Under MSBuild, the engine's warnings become MSBuild warnings, as its errors become MSBuild errors.
             Action<string> log = MSBuildError.Requested ? line => Console.WriteLine(MSBuildError.Warning(line)) : Console.WriteLine;
             var repositoryRoot = CommonOptions.FindRoot(parse.GetValue(root));
             var artifactsRoot = CommonOptions.ArtifactsRoot(parse, artifacts);
             var pipeline = Chain.Open(repositoryRoot, parse.GetValue(dataset)!, log, artifactsRoot, parse.GetValue(cache), part);
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
-            RecordsPart.RequireRecordsTarget(part, target);
+            RecordsShare.RequireRecordsTarget(part, target);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.
             pipeline.Build(target, new BuildOptions { Force = parse.GetValue(force), Only = parse.GetValue(only), Cancellation = cancel.Token });
             return 0;

@@ -44,7 +44,7 @@ public sealed class DatasetPipeline
     /// <param name="cache">The run-cache folder (--cache); null means $PIPELINE_CACHE, else artifacts/.cache; "off" turns it off.</param>
     /// <param name="part">This worker's share of the Records stage when it is spread over machines.</param>
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null,
-        IEnumerable<StageFactory>? laterStages = null, string? cache = null, RecordsPart? part = null)
+        IEnumerable<StageFactory>? laterStages = null, string? cache = null, RecordsShare? part = null)
     {
         var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
         var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));

@@ -27,12 +27,12 @@ public sealed class RecordsStage : IStage
     private readonly IDatasetSource _source;
     private readonly string _labelsPath;
     private readonly Func<string, string, string> _fetch;
-    private readonly RecordsPart? _part;
+    private readonly RecordsShare? _part;
 
     /// <param name="labelsPath">The Labels stage's output.</param>
     /// <param name="fetch">Maps a remote image URL (and its origin, for errors) to a local file.</param>
     /// <param name="part">This worker's share when the stage is spread over machines; null for the whole stage.</param>
-    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string labelsPath, Func<string, string, string> fetch, RecordsPart? part = null)
+    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string labelsPath, Func<string, string, string> fetch, RecordsShare? part = null)
     {
         _dataset = dataset;
         _source = source;
@@ -81,7 +81,7 @@ public sealed class RecordsStage : IStage
         var skipBad = _dataset.Records.OnBadImage == "skip";
         var rejects = new List<Reject>();
         var manifest = new Dictionary<string, RecordsManifest.SplitRecords>(StringComparer.Ordinal);
-        if (_part is null && RecordsParts.TryCombine(Path.Combine(ArtifactsDirectory, Output), folder, run, _source.Splits, ShardNames, out var combined))
+        if (_part is null && RecordsShares.TryCombine(Path.Combine(ArtifactsDirectory, Output), folder, run, _source.Splits, ShardNames, out var combined))
         {
             // The shares' examples were encoded by the workers; only the label checks are the whole run's own.
             foreach (var split in _source.Splits)
@@ -92,7 +92,7 @@ public sealed class RecordsStage : IStage
             return;
         }
 
-        var partShards = new List<RecordsParts.Shard>();
+        var partShards = new List<RecordsShares.Shard>();
         var partRejects = new List<Reject>();
         var globalShard = 0;
         foreach (var split in _source.Splits)
@@ -113,7 +113,7 @@ public sealed class RecordsStage : IStage
                     var slice = examples.GetRange(examples.Count * shard / shardCount, examples.Count * (shard + 1) / shardCount - examples.Count * shard / shardCount);
                     var sliceCounts = new SortedDictionary<string, int>(StringComparer.Ordinal);
                     var sliceWritten = WriteSplit(run, [shardNames[shard]], slice, labels, encoder, skipBad, partRejects, sliceCounts);
-                    partShards.Add(new RecordsParts.Shard(split, shardNames[shard], sliceWritten, sliceCounts));
+                    partShards.Add(new RecordsShares.Shard(split, shardNames[shard], sliceWritten, sliceCounts));
                 }
                 continue;
             }
@@ -125,7 +125,7 @@ public sealed class RecordsStage : IStage
         if (_part is not null)
         {
             // Only the images' rejects: every worker finds the same label rejects, and the combining run finds them again.
-            RecordsParts.WritePart(folder, _part, run, partShards, [.. partRejects.Select(r => (Portable(r.Origin), Portable(r.Error)))]);
+            RecordsShares.WritePart(folder, _part, run, partShards, [.. partRejects.Select(r => (Portable(r.Origin), Portable(r.Error)))]);
             run.Log($"  worker {_part.Index} of {_part.Count}: {partShards.Count} shard{(partShards.Count == 1 ? "" : "s")}, "
                 + $"{partShards.Sum(p => p.Examples)} examples; combine the workers' records/ folders and build Records to finish");
             return;

@@ -5,7 +5,7 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 
 namespace Pipeline.Training.Evaluation;
 

@@ -1,5 +1,5 @@
 using Pipeline.Core.Engine;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using ScottPlot;
 
 namespace Pipeline.Training.Evaluation;

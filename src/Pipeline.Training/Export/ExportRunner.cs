@@ -6,7 +6,7 @@ using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
 using Pipeline.Serving.Export;
 using Pipeline.Training.Models;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using TorchSharp;
 using TorchSharp.PyBridge;
 

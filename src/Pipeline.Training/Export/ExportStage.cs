@@ -5,7 +5,7 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
 using Pipeline.Training.Evaluation;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 
 namespace Pipeline.Training.Export;
 

@@ -4,7 +4,7 @@ using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Records;
-using Pipeline.Training.Data;
+using Pipeline.Training.Input;
 
 namespace Pipeline.Training.Transfer;
 

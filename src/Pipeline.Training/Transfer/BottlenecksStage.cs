@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Records;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 
 namespace Pipeline.Training.Transfer;
 

@@ -4,9 +4,9 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Records;
-using Pipeline.Training.Data;
+using Pipeline.Training.Input;
 using Pipeline.Training.Models;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using TorchSharp;
 using static TorchSharp.torch;
 

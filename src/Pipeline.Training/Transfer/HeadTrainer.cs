@@ -3,7 +3,7 @@ using System.Globalization;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using TorchSharp;
 using static TorchSharp.torch;
 

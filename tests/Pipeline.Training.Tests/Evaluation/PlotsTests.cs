@@ -1,6 +1,6 @@
 using Pipeline.Core.Tests.TestSupport;
 using Pipeline.Training.Evaluation;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using SixLabors.ImageSharp;
 using static Pipeline.Training.Tests.Evaluation.ClassificationMetricsAccumulatorTests;
 

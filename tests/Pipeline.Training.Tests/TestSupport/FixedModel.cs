@@ -2,7 +2,7 @@ using Pipeline.Core.Build;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Training.Models;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using TorchSharp;
 
 namespace Pipeline.Training.Tests.TestSupport;

@@ -8,7 +8,7 @@ using Pipeline.Serving.Prediction;
 using Pipeline.Training.Export;
 using Pipeline.Training.Smoke;
 using Pipeline.Training.Tests.TestSupport;
-using Pipeline.Training.Training;
+using Pipeline.Training.Train;
 using Pipeline.Training.Transfer;
 
 namespace Pipeline.Training.Tests.Transfer;

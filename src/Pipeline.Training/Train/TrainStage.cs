@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Pipeline.Core.Build;
+using Pipeline.Core.Datasets;
+using Pipeline.Core.Engine;
+using Pipeline.Core.Labels;
+using Pipeline.Core.Records;
+
+namespace Pipeline.Training.Train;
+
+/// <summary>
+/// Trains the dataset's model from scratch on the Records stage's shards (never the raw images), with the train-and-evaluate
+/// loop, checkpoints it resumes from, and TensorBoard logs. Writes train/model.bin, model.json and history.json.
+/// </summary>
+/// <remarks>
+/// Checkpoints (artifacts/&lt;dataset&gt;/checkpoints/) and TensorBoard logs live outside the stage's outputs: they
+/// must survive a killed run to be resumed from. Declare() touches no TorchSharp type, so Cake's process can
+/// check freshness without loading libtorch.
+/// </remarks>
+public sealed class TrainStage : IStage, IResumable
+{
+    public const string Output = "train";
+
+    /// <summary>artifacts/&lt;dataset&gt;/checkpoints/: not an output, since it must outlive a killed run.</summary>
+    internal const string CheckpointsFolder = "checkpoints";
+
+    private readonly StageContext _context;
+
+    public TrainStage(StageContext context) => _context = context;
+
+    public string Name => "train";
+
+    public int ImplementationVersion => 1;
+
+    private string RecordsFolder => Path.Combine(_context.ArtifactsDirectory, RecordsStage.Output);
+
+    private string LabelsPath => Path.Combine(_context.ArtifactsDirectory, LabelsStage.Output);
+
+    public StageDeclaration Declare() => new(
+        [StageInput.File("labels.txt", LabelsPath), .. RecordInputs(RecordsFolder)],
+        new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
+        [Output])
+    {
+        Extendable = ["train.train_steps", "train.epochs"],
+    };
+
+    /// <summary>The manifest and every shard it lists; just the manifest while Records has not been built.</summary>
+    internal static IEnumerable<StageInput> RecordInputs(string recordsFolder)
+    {
+        var manifest = Path.Combine(recordsFolder, RecordsStage.ManifestName);
+        yield return StageInput.File($"{RecordsStage.Output}/{RecordsStage.ManifestName}", manifest);
+        if (!File.Exists(manifest))
+        {
+            yield break;
+        }
+        var records = RecordsManifest.Read(recordsFolder);
+        foreach (var split in records.Splits)
+        {
+            foreach (var shard in records.ShardPaths(split))
+            {
+                yield return StageInput.File($"{RecordsStage.Output}/{Path.GetFileName(shard)}", shard);
+            }
+        }
+    }
+
+    /// <summary>The newest intact checkpoint of this very training, which a run continues from; null when it trains from the start.</summary>
+    public string? ResumePoint(string resumeKey)
+    {
+        var checkpoints = new CheckpointStore(Path.Combine(_context.ArtifactsDirectory, CheckpointsFolder), _context.Dataset.Train.KeepCheckpoints, _ => { });
+        return checkpoints.Latest(resumeKey, int.MaxValue) is { } latest ? $"{latest.Name} at step {latest.Step}" : null;
+    }
+
+    public void Run(StageRun run) => TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
+}
