@@ -21,4 +21,17 @@ public sealed class TrainingStagesTests : IDisposable
         Assert.Equal(names.Where(n => n != "bottlenecks"), trains.Stages.Select(s => s.Name));
         Assert.Equal(names, transfers.Stages.Select(s => s.Name));
     }
+
+    [Fact]
+    public void Datasets_that_transfer_from_each_other_are_refused_as_a_cycle_before_anything_is_built()
+    {
+        ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "dataset:shapes-b", name: "shapes-a");
+        ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "dataset:shapes-a", name: "shapes-b");
+        var pipeline = DatasetPipeline.Open(_dir.Path, "shapes-a", _ => { }, laterStages: TrainingStages.All);
+
+        var error = Assert.Throws<Core.Engine.PipelineException>(() => pipeline.Build("train", new BuildOptions()));
+
+        Assert.Contains("transfer.from forms a cycle: shapes-a → shapes-b → shapes-a", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(pipeline.ArtifactsDirectory, "records")));
+    }
 }

@@ -1,6 +1,6 @@
 namespace Pipeline.Core.Build;
 
-/// <summary>How <see cref="DatasetPipeline.Build"/> builds a target.</summary>
+/// <summary>How <see cref="DatasetPipeline.Build(string, BuildOptions)"/> builds a target.</summary>
 public sealed record BuildOptions
 {
     /// <summary>Re-run the target stage even if it is fresh (the stages before it still skip when fresh).</summary>

@@ -79,14 +79,25 @@ public sealed class DatasetPipeline
     /// (which Cake and MSBuild run), the benchmarks and the tests all come here.
     /// </summary>
     /// <returns>What each stage did, in build order.</returns>
-    public IReadOnlyList<StageOutcome> Build(string target, BuildOptions options)
+    /// <exception cref="PipelineException">A stage failed, or datasets transfer from each other in a cycle.</exception>
+    public IReadOnlyList<StageOutcome> Build(string target, BuildOptions options) => Build(target, options, []);
+
+    /// <param name="downstream">The datasets whose builds led here, each waiting for the next one's export.</param>
+    private IReadOnlyList<StageOutcome> Build(string target, BuildOptions options, IReadOnlyList<string> downstream)
     {
         var name = Stage(target).Name;
         var steps = options.Only ? [Stage(name)] : Chain(name);
         if (options.Upstream && !options.Only && steps.Any(s => s.Name == "bottlenecks") && Upstream is { } upstream)
         {
+            string[] path = [.. downstream, Dataset.Name];
+            if (path.Contains(upstream.Dataset.Name, StringComparer.Ordinal))
+            {
+                throw new PipelineException(
+                    $"transfer.from forms a cycle: {string.Join(" → ", path.SkipWhile(d => d != upstream.Dataset.Name))} → {upstream.Dataset.Name}; each of them waits for the next one's export",
+                    Dataset.DefinitionPath);
+            }
             _log($"{Dataset.Name} transfers from {upstream.Dataset.Name}'s export; building {upstream.Dataset.Name} up to Export first");
-            upstream.Build("export", options with { Force = false });
+            upstream.Build("export", options with { Force = false }, path);
         }
         using var held = Lock(_log);
         var outcomes = new List<StageOutcome>();

@@ -112,6 +112,7 @@ public sealed class StageEngine
         var scratch = Path.Combine(_artifacts, ".tmp");
         var temp = Path.Combine(scratch, $"{stage.Name}-{Guid.NewGuid():N}");
         DeleteLeftovers(scratch);
+        DeleteLockFileLeftovers();
         Directory.CreateDirectory(temp);
         Task? replaced = null;
         string? newLockFile = null;
@@ -170,7 +171,9 @@ public sealed class StageEngine
         }
         catch (Exception e) when (DiskFull.Find(e) is { } full)
         {
-            throw DiskFull.Error(full, temp, Display, $"building {stage.Name}");
+            // The new lock file is written under a hidden temporary name, gone by now: name the file a person knows.
+            throw DiskFull.Error(full, temp, path => Display(Path.GetFileName(path).StartsWith($".{LockFile.FileName}.", StringComparison.Ordinal) ? LockPath : path),
+                $"building {stage.Name}");
         }
         finally
         {
@@ -391,6 +394,22 @@ public sealed class StageEngine
         finally
         {
             deletion = null;
+        }
+    }
+
+    /// <summary>
+    /// A new lock file written beside the old one and never renamed over it: its run was killed while moving outputs.
+    /// It records nothing (the old lock file is the record), and only one run holds the folder, so it can go.
+    /// </summary>
+    private void DeleteLockFileLeftovers()
+    {
+        if (!Directory.Exists(_artifacts))
+        {
+            return;
+        }
+        foreach (var leftover in Directory.EnumerateFiles(_artifacts, $".{Path.GetFileName(LockPath)}.*.tmp"))
+        {
+            File.Delete(leftover);
         }
     }
 

@@ -39,15 +39,21 @@ internal static class PngImageData
             var content = bytes.Slice(position + 8, (int)length);
             if (expected < 0)
             {
+                // The header this check sizes the data by must be the one the caller's size check read: the first
+                // chunk, valid, and the only IHDR (ImageSharp's Identify would take a later one).
                 if (!type.SequenceEqual("IHDR"u8) || content.Length < 13)
                 {
-                    return null; // not a PNG header ImageSharp would read either; its own error says so
+                    return "corrupt: the PNG does not begin with its IHDR header chunk";
                 }
                 expected = ImageDataLength(content);
                 if (expected < 0)
                 {
-                    return null;
+                    return "corrupt: the PNG's IHDR gives no valid size, bit depth and colour type";
                 }
+            }
+            else if (type.SequenceEqual("IHDR"u8))
+            {
+                return "corrupt: the PNG has more than one IHDR header chunk";
             }
             else if (type.SequenceEqual("IDAT"u8))
             {

@@ -80,7 +80,9 @@ public sealed class PredictionServer : IAsyncDisposable
         var decoding = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = DecodingPermits(options.MaxRequestPixels),
-            QueueLimit = int.MaxValue, // the requests waiting are already bounded by MaxConcurrentRequests
+            // Counted in permits, not requests: at a thousand pixels a permit, int.MaxValue holds 42,000 requests of
+            // 50 megapixels, far more than MaxConcurrentRequests lets wait (a permit a pixel held only 42).
+            QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
         var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }));
@@ -109,7 +111,8 @@ public sealed class PredictionServer : IAsyncDisposable
     }
 
     /// <summary>Permits of the decoding limiter, one per pixel: a request's own budget, within an int.</summary>
-    private static int DecodingPermits(long pixels) => (int)Math.Clamp(pixels, 1, int.MaxValue);
+    /// <summary>The decoding turn's permits for this many pixels: one per thousand, rounded up.</summary>
+    private static int DecodingPermits(long pixels) => (int)Math.Clamp((pixels + 999) / 1000, 1, int.MaxValue);
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new JsonObject { ["error"] = message }, statusCode: status);

@@ -69,6 +69,7 @@ internal sealed class TrainingLoop
             AfterStep?.Invoke(step, window);
             if (step % EvalEvery == 0 || step == TotalSteps)
             {
+                window.Stop();
                 Evaluated(step, window, Evaluate());
                 window = new TrainingWindow();
             }

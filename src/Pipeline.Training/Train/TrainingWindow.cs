@@ -18,6 +18,9 @@ internal sealed class TrainingWindow
 
     public double ImagesPerSecond => Images / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
+    /// <summary>Stops the clock: the evaluation that follows a window is not training time.</summary>
+    public void Stop() => _clock.Stop();
+
     /// <summary>Counts a batch of <paramref name="count"/> examples: its mean <paramref name="loss"/> and how many of its <paramref name="logits"/> pick the label.</summary>
     public void Add(Tensor loss, Tensor logits, Tensor labels, int count)
     {

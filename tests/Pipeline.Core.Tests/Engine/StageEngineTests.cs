@@ -364,7 +364,7 @@ public sealed class StageEngineTests : IDisposable
 
         var error = Assert.Throws<PipelineException>(() => engine.Run(stage));
 
-        Assert.StartsWith($"artifacts/data/.{LockFile.FileName}.", error.Message);
+        Assert.StartsWith($"artifacts/data/{LockFile.FileName}: the disk is full", error.Message);
         Assert.Contains(": the disk is full (No space left on device)", error.Message);
         Assert.False(File.Exists(engine.LockPath));
         Assert.False(File.Exists(Path.Combine(artifacts, stage.Output)));
@@ -392,5 +392,17 @@ public sealed class StageEngineTests : IDisposable
         public void Run(StageRun run)
         {
         }
+    }
+
+    [Fact]
+    public void A_new_lock_file_left_beside_the_old_one_by_a_killed_run_is_deleted_by_the_next_run()
+    {
+        var leftover = Path.Combine(_artifacts, $".{LockFile.FileName}.4242.tmp");
+        File.WriteAllText(leftover, "{}");
+
+        _engine.Run(new FakeStage("labels", _input));
+
+        Assert.False(File.Exists(leftover));
+        Assert.True(File.Exists(_engine.LockPath));
     }
 }

@@ -76,6 +76,30 @@ public sealed class PngImageDataTests
     }
 
     [Fact]
+    public void A_second_header_chunk_is_corrupt_so_no_check_can_size_the_image_by_another_header_than_the_decoder()
+    {
+        // A small second IHDR would pass the size check (ImageSharp's Identify reads the last one) while the first,
+        // 100000×100000, set how much data is inflated: a decompression bomb past the pixel limits.
+        var png = Png(PngColorType.Rgb, PngBitDepth.Bit8, PngInterlaceMode.None);
+        var ihdr = png.AsSpan(8, 25).ToArray();
+
+        var twice = PngImageData.Problem([.. png[..33], .. ihdr, .. png[33..]]);
+
+        Assert.Equal("corrupt: the PNG has more than one IHDR header chunk", twice);
+    }
+
+    [Fact]
+    public void A_png_that_does_not_begin_with_a_valid_header_chunk_is_corrupt()
+    {
+        var png = Png(PngColorType.Rgb, PngBitDepth.Bit8, PngInterlaceMode.None);
+        var badColourType = png.ToArray();
+        badColourType[8 + 8 + 9] = 5; // colour type 5 does not exist
+
+        Assert.Equal("corrupt: the PNG does not begin with its IHDR header chunk", PngImageData.Problem([.. png[..8], .. png[33..]]));
+        Assert.Equal("corrupt: the PNG's IHDR gives no valid size, bit depth and colour type", PngImageData.Problem(badColourType));
+    }
+
+    [Fact]
     public void Bytes_that_are_not_a_png_have_no_png_problem()
     {
         Assert.Null(PngImageData.Problem(TestImages.Jpeg(8, 8)));
