@@ -126,6 +126,9 @@ public sealed class PredictionServer : IAsyncDisposable
         private readonly ConcurrencyLimiter _decoding;
         private readonly Action<string> _log;
 
+        /// <summary>Large requests in flight: decoding, or waiting for their turn while they hold a predict slot.</summary>
+        private int _largeRequests;
+
         public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log)
         {
             _classifier = classifier;
@@ -153,23 +156,24 @@ public sealed class PredictionServer : IAsyncDisposable
                 var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes).Select(i => (ReadOnlyMemory<byte>)i).ToList();
                 var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
                 var pixels = RequestPixels(images, names);
-                using var turn = pixels > _options.SmallRequestPixels
-                    ? await _decoding.AcquireAsync(DecodingPermits(pixels), context.RequestAborted).ConfigureAwait(false)
-                    : null;
-                if (turn is { IsAcquired: false })
+                var large = pixels > _options.SmallRequestPixels;
+                // A large request holds its predict slot while it waits to decode: one slot at least stays for small ones.
+                if (large && Interlocked.Increment(ref _largeRequests) > _options.MaxLargeRequests)
                 {
-                    return Error(503, $"the server is busy decoding large requests; retry shortly");
+                    Interlocked.Decrement(ref _largeRequests);
+                    return Error(503, $"the server is busy decoding large requests ({_options.MaxLargeRequests} in progress); retry shortly");
                 }
-                var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
-                return Results.Json(new JsonObject
+                try
                 {
-                    ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
+                    return await PredictAsync(images, names, large ? pixels : 0, context.RequestAborted).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (large)
                     {
-                        ["classes"] = p.ClassId,
-                        ["label"] = p.Label,
-                        ["probabilities"] = new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]),
-                    })]),
-                });
+                        Interlocked.Decrement(ref _largeRequests);
+                    }
+                }
             }
             catch (BadRequestException e)
             {
@@ -184,6 +188,26 @@ public sealed class PredictionServer : IAsyncDisposable
                 _log($"error: {e}");
                 return Error(500, $"internal error: {e.Message}");
             }
+        }
+
+        /// <param name="largePixels">The request's pixels when it is large (it then waits for its turn to decode); 0 when small.</param>
+        private async Task<IResult> PredictAsync(List<ReadOnlyMemory<byte>> images, List<string> names, long largePixels, CancellationToken cancellation)
+        {
+            using var turn = largePixels > 0 ? await _decoding.AcquireAsync(DecodingPermits(largePixels), cancellation).ConfigureAwait(false) : null;
+            if (turn is { IsAcquired: false })
+            {
+                return Error(503, "the server is busy decoding large requests; retry shortly");
+            }
+            var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
+            return Results.Json(new JsonObject
+            {
+                ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
+                {
+                    ["classes"] = p.ClassId,
+                    ["label"] = p.Label,
+                    ["probabilities"] = new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]),
+                })]),
+            });
         }
 
         public IResult Status(HttpContext context, string name) => name != _options.Name

@@ -39,6 +39,13 @@ public sealed record ServerOptions(string Name, string Host = "127.0.0.1", int P
     /// </summary>
     public int MaxConcurrentRequests { get; init; } = Math.Max(4, 2 * Environment.ProcessorCount);
 
+    /// <summary>
+    /// Large requests (over <see cref="SmallRequestPixels"/>) in flight at once, decoding or waiting for their turn: each
+    /// holds a predict slot meanwhile, so one slot less than <see cref="MaxConcurrentRequests"/> (at least one) keeps
+    /// a slot free for small requests. Beyond it a large request gets 503 at once.
+    /// </summary>
+    public int MaxLargeRequests => Math.Max(1, MaxConcurrentRequests - 1);
+
     /// <summary>Requests waiting for a turn; beyond them a request gets 503 at once.</summary>
     public int MaxQueuedRequests { get; init; } = 256;
 }

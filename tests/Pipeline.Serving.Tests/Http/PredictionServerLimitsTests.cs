@@ -85,4 +85,37 @@ public sealed class PredictionServerLimitsTests : IDisposable
         Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
         Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
     }
+
+    [Fact]
+    public async Task Large_requests_never_take_the_last_predict_slot_so_a_small_one_is_answered_while_they_decode()
+    {
+        using var classifier = OnnxClassifier.Load(ExportedModel.Open(TinyExport.Write(_dir)), threads: 1);
+        await using var server = await PredictionServer.StartAsync(classifier,
+            new ServerOptions("tiny", "127.0.0.1", 0) { MaxConcurrentRequests = 2, MaxQueuedRequests = 0 });
+        using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(120) };
+        var huge = Convert.ToBase64String(TestImages.RgbJpeg(new SixLabors.ImageSharp.PixelFormats.Rgb24(90, 120, 150), 5000, 5000));
+        string Body(params string[] images) =>
+            new JsonObject { ["instances"] = new JsonArray([.. images.Select(i => (JsonNode)new JsonObject { ["b64"] = i })]) }.ToJsonString();
+        var small = Convert.ToBase64String(TestImages.Black);
+
+        // Two 25-megapixel images: this request decodes for a second or more, holding one of the two predict slots.
+        var decoding = client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge, huge)));
+        await Task.Delay(300); // its body sent and its size read: it is in flight, large
+        HttpResponseMessage? refused = null;
+        HttpResponseMessage? answered = null;
+        while (!decoding.IsCompleted && refused is null)
+        {
+            var second = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge)));
+            if (second.StatusCode == HttpStatusCode.ServiceUnavailable && !decoding.IsCompleted)
+            {
+                refused = second;
+                answered = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(small)));
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Contains("busy decoding large requests (1 in progress)", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, answered!.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await decoding).StatusCode);
+    }
 }
