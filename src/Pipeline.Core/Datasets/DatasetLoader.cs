@@ -82,7 +82,7 @@ public static partial class DatasetLoader
         }
         catch (JsonException e)
         {
-            throw new PipelineException($"not valid JSON: {WithoutPosition(e.Message)}", e.LineNumber is { } line ? map.At(line, e.BytePositionInLine ?? 0) : path, e);
+            throw new PipelineException($"not valid JSON: {JsonErrors.WithoutPosition(e.Message)}", e.LineNumber is { } line ? map.At(line, e.BytePositionInLine ?? 0) : path, e);
         }
 
         CheckKeys(root, typeof(DatasetDefinition), "", map);
@@ -125,7 +125,7 @@ public static partial class DatasetLoader
         var got = map.Scalar(field) ?? (Navigate(root, field) switch { JsonObject => "an object", JsonArray => "an array", _ => null });
         return expected is not null && got is not null
             ? new PipelineException($"{field} is {got}; expected {expected}", location, e)
-            : new PipelineException($"invalid value{(field.Length == 0 ? "" : $" at {field}")}: {WithoutPosition(e.Message)}", location, e);
+            : new PipelineException($"invalid value{(field.Length == 0 ? "" : $" at {field}")}: {JsonErrors.WithoutPosition(e.Message)}", location, e);
     }
 
     /// <summary>"$.train['batch_size']" or "$.train.batch_size" → "train.batch_size"; "$.a.b[2]" → "a.b[2]".</summary>
@@ -198,12 +198,6 @@ public static partial class DatasetLoader
             _ => null,
         };
     }
-
-    /// <summary>System.Text.Json's message without its trailing "Path: … | LineNumber: … | BytePositionInLine: …", which the location replaces.</summary>
-    private static string WithoutPosition(string message) => PositionSuffix().Replace(message, "").TrimEnd();
-
-    [GeneratedRegex(@"\s*(Path: \S*\s*\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?\s*$")]
-    private static partial Regex PositionSuffix();
 
     [GeneratedRegex(@"missing required properties including: (.+?)\.?\s*(Path:.*)?$")]
     private static partial Regex MissingRequired();

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Pipeline.Core.Engine;
 
 namespace Pipeline.Core.Datasets;
 
@@ -69,8 +70,8 @@ public sealed class JsonSourceMap
     /// <summary>"file:line:col" of a 0-based line and byte position in it, as System.Text.Json's errors give them.</summary>
     public string At(long zeroBasedLine, long bytePositionInLine)
     {
-        var line = (int)Math.Clamp(zeroBasedLine, 0, _lineStarts.Count - 1);
-        return At(_lineStarts[line] + (int)Math.Min(bytePositionInLine, _utf8.Length - _lineStarts[line]));
+        var (line, column) = JsonErrors.Position(_utf8, zeroBasedLine, bytePositionInLine);
+        return $"{_file}:{line}:{column}";
     }
 
     private string At(int offset)

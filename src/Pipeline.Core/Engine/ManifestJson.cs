@@ -35,17 +35,11 @@ public static class ManifestJson
         catch (JsonException e)
         {
             var key = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path.TrimStart('$', '.')}";
-            throw new PipelineException($"cannot read {what}{key}: {FirstSentence(e.Message)}; {remedy}", path, e);
+            throw new PipelineException($"cannot read {what}{key}: {JsonErrors.WithoutPosition(e.Message).TrimEnd('.')}; {remedy}", path, e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new PipelineException($"cannot read {what} ({e.Message}); {remedy}", path, e);
         }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return (end < 0 ? message : message[..end]).TrimEnd('.');
     }
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Pipeline.Core.Engine;
 
 namespace Pipeline.Serving.Http;
 
@@ -7,7 +7,7 @@ namespace Pipeline.Serving.Http;
 /// A predict request body in TensorFlow Serving's and Cloud ML Engine's JSON form:
 /// <c>{"instances": [{"image_bytes": {"b64": "..."}}, ...]}</c>, or instances that are <c>{"b64": "..."}</c> themselves.
 /// </summary>
-public static partial class PredictRequest
+public static class PredictRequest
 {
     /// <summary>Decodes the instances' image bytes.</summary>
     /// <exception cref="BadRequestException">The body is not such a request; the message names the field.</exception>
@@ -20,7 +20,7 @@ public static partial class PredictRequest
         }
         catch (JsonException e)
         {
-            throw new BadRequestException($"malformed JSON{Position(body.Span, e)}: {PositionSuffix().Replace(e.Message, "")}");
+            throw new BadRequestException($"malformed JSON{(JsonErrors.Position(body.Span, e) is { } at ? $" at line {at.Line}, column {at.Column}" : "")}: {JsonErrors.WithoutPosition(e.Message)}");
         }
         using (document)
         {
@@ -109,39 +109,6 @@ public static partial class PredictRequest
         return bytes[..written];
     }
 
-    /// <summary>
-    /// " at line L, column C", both counted from 1 as editors count them, the column in characters: the reader counts
-    /// lines and bytes from 0.
-    /// </summary>
-    private static string Position(ReadOnlySpan<byte> body, JsonException e)
-    {
-        if (e.LineNumber is not { } line || e.BytePositionInLine is not { } byteInLine)
-        {
-            return "";
-        }
-        var start = 0;
-        for (var l = 0L; l < line; l++)
-        {
-            var newline = body[start..].IndexOf((byte)'\n');
-            if (newline < 0)
-            {
-                return "";
-            }
-            start += newline + 1;
-        }
-        var before = body.Slice(start, (int)Math.Min(byteInLine, body.Length - start));
-        var characters = 0;
-        foreach (var b in before)
-        {
-            // Every UTF-8 byte but a continuation byte (10xxxxxx) starts a character.
-            if ((b & 0xC0) != 0x80)
-            {
-                characters++;
-            }
-        }
-        return $" at line {line + 1}, column {characters + 1}";
-    }
-
     private static string Kind(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => "object",
@@ -151,8 +118,4 @@ public static partial class PredictRequest
         JsonValueKind.True or JsonValueKind.False => "boolean",
         _ => "null",
     };
-
-    /// <summary>The reader's own 0-based position at the end of its message, replaced by <see cref="Position"/>.</summary>
-    [GeneratedRegex(@"\s*(Path: \S* \| )?LineNumber: \d+ \| BytePositionInLine: \d+\.?$")]
-    private static partial Regex PositionSuffix();
 }

@@ -1,4 +1,5 @@
 using Pipeline.Cli.Commands;
+using Pipeline.Cli.Tests.TestSupport;
 
 namespace Pipeline.Cli.Tests.Commands;
 

@@ -12,20 +12,8 @@ internal sealed record PipelineCommand(int ExitCode, string Out, string Error)
     /// </summary>
     public static PipelineCommand Run(params string[] args)
     {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(error);
-        try
-        {
-            var exitCode = Program.Main(args);
-            return new PipelineCommand(exitCode, output.ToString(), error.ToString());
-        }
-        finally
-        {
-            Console.SetOut(stdout);
-            Console.SetError(stderr);
-        }
+        using var console = new ConsoleCapture();
+        var exitCode = Program.Main(args);
+        return new PipelineCommand(exitCode, console.Out, console.Error);
     }
 }

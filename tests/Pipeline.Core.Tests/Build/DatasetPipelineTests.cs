@@ -466,7 +466,7 @@ public sealed class DatasetPipelineTests : IDisposable
         const int count = 500;
         WriteIdxSubset(_dir.Combine("fm/train-images-idx3-ubyte"), images, count, 0x803, [count, 28, 28]);
         WriteIdxSubset(_dir.Combine("fm/train-labels-idx1-ubyte"), labels, count, 0x801, [count]);
-        var definition = File.ReadAllText(Path.Combine(RepositoryRoot(), "datasets/fashion-mnist/dataset.json"))
+        var definition = File.ReadAllText(Path.Combine(Repository.Root, "datasets/fashion-mnist/dataset.json"))
             .Replace($"{source}/train-images-idx3-ubyte.gz", "../../fm/train-images-idx3-ubyte")
             .Replace($"{source}/train-labels-idx1-ubyte.gz", "../../fm/train-labels-idx1-ubyte");
         _dir.WriteText("datasets/fashion-mnist/dataset.json", definition);
@@ -496,17 +496,5 @@ public sealed class DatasetPipelineTests : IDisposable
             file.Write(word);
         }
         file.Write(idx.Data.AsSpan(0, idx.Data.Length / idx.Count * count));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
     }
 }

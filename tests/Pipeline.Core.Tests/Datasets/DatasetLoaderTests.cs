@@ -171,13 +171,7 @@ public sealed class DatasetLoaderTests : IDisposable
     [Fact]
     public void Shipped_dataset_definitions_load()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Pipeline.sln")))
-        {
-            root = Path.GetDirectoryName(root)!;
-        }
-
-        var loaded = Directory.GetDirectories(Path.Combine(root, "datasets"))
+        var loaded = Directory.GetDirectories(Path.Combine(Repository.Root, "datasets"))
             .Select(d => DatasetLoader.Load(Path.Combine(d, DatasetLoader.FileName)).Name).ToList();
 
         Assert.Contains("fashion-mnist", loaded);

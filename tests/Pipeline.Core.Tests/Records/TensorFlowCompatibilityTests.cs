@@ -1,5 +1,6 @@
 using Pipeline.Core.Records;
 using Pipeline.Core.Records.Proto;
+using Pipeline.Core.Tests.TestSupport;
 
 namespace Pipeline.Core.Tests.Records;
 
@@ -81,13 +82,6 @@ public sealed class TensorFlowCompatibilityTests
             return copied;
         }
 
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Pipeline.sln")))
-            {
-                return Path.Combine(directory.FullName, "tests", "Pipeline.Core.Tests", "Records", "Fixtures", FixtureName);
-            }
-        }
-        throw new FileNotFoundException($"{FixtureName} is neither beside the test assembly nor under a directory holding Pipeline.sln above {AppContext.BaseDirectory}.");
+        return Path.Combine(Repository.Root, "tests", "Pipeline.Core.Tests", "Records", "Fixtures", FixtureName);
     }
 }

@@ -1,4 +1,4 @@
-namespace Pipeline.Cli.Tests.Commands;
+namespace Pipeline.Cli.Tests.TestSupport;
 
 /// <summary>What a command writes to the console while it runs. The tests in this assembly run one at a time.</summary>
 internal sealed class ConsoleCapture : IDisposable
