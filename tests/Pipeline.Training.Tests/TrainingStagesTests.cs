@@ -22,6 +22,34 @@ public sealed class TrainingStagesTests : IDisposable
         Assert.Equal(names, transfers.Stages.Select(s => s.Name));
     }
 
+    [Theory]
+    [InlineData("cnn")]
+    [InlineData("transfer")]
+    [InlineData("fine-tune")]
+    public void Every_stage_reads_the_outputs_of_stages_before_it_in_its_chain_and_only_those(string kind)
+    {
+        var name = kind switch
+        {
+            "cnn" => ShapesDataset.Write(_dir),
+            "transfer" => ShapesDataset.WriteTransfer(_dir, perClass: 2),
+            _ => ShapesDataset.WriteTransfer(_dir, perClass: 2, from: "dataset:shapes", transfer: "\"fine_tune\": { \"steps\": 4 },"),
+        };
+        var stages = DatasetPipeline.Open(_dir.Path, name, _ => { }, laterStages: TrainingStages.All).Stages;
+
+        var upstream = stages.ToDictionary(s => s.Name, s => s.Declare().Upstream);
+
+        for (var i = 0; i < stages.Count; i++)
+        {
+            Assert.All(upstream[stages[i].Name], u => Assert.Contains(u, stages.Take(i).Select(s => s.Name)));
+        }
+        Assert.Empty(upstream["labels"]);
+        Assert.Equal(["labels"], upstream["records"]);
+        Assert.Equal(kind == "cnn" ? ["labels", "records"] : kind == "transfer" ? ["labels", "bottlenecks"] : ["labels", "bottlenecks", "records"], upstream["train"]);
+        Assert.Equal(["labels", "train", kind == "transfer" ? "bottlenecks" : "records"], upstream["evaluate"]);
+        Assert.Equal(["labels", "train", "evaluate"], upstream["export"]);
+        Assert.Equal(["export"], upstream["smokepredict"]);
+    }
+
     [Fact]
     public void Datasets_that_transfer_from_each_other_are_refused_as_a_cycle_before_anything_is_built()
     {

@@ -58,7 +58,7 @@ public sealed class DatasetPipeline
         IStage[] stages =
         [
             new LabelsStage(definition, source),
-            new RecordsStage(definition, source, Path.Combine(artifacts, LabelsStage.Output), downloads.Fetch, part),
+            new RecordsStage(definition, source, artifacts, downloads.Fetch, part),
             .. (laterStages ?? []).Select(create => create(context)).OfType<IStage>(),
         ];
         return new DatasetPipeline(definition, artifacts, engine, stages, log,

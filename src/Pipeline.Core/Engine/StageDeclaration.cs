@@ -29,4 +29,10 @@ public sealed record StageDeclaration(
     /// more than its inputs and parameters (Export keeps the version history already in its output folder).
     /// </summary>
     public bool Cacheable { get; init; } = true;
+
+    /// <summary>Every input as the engine hashes it and the lock file names it: an upstream stage's outputs as their files.</summary>
+    public IReadOnlyList<StageInput> Hashed => [.. Inputs.SelectMany(i => i is UpstreamInput upstream ? upstream.Files : (IEnumerable<StageInput>)[i])];
+
+    /// <summary>The stages of the chain whose outputs this one reads, each once.</summary>
+    public IReadOnlyList<string> Upstream => [.. Inputs.OfType<UpstreamInput>().Select(u => u.Stage).Distinct(StringComparer.Ordinal)];
 }

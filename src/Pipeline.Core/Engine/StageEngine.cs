@@ -34,13 +34,14 @@ public sealed class StageEngine
     private Evaluation Evaluate(IStage stage, bool force)
     {
         var declaration = stage.Declare();
-        var hashed = HashInputs(declaration.Inputs);
-        var missing = Missing(declaration.Inputs, hashed);
+        var declared = declaration.Hashed;
+        var hashed = HashInputs(declared);
+        var missing = Missing(declared, hashed);
         if (missing.Count > 0)
         {
-            var files = missing.Select(name => declaration.Inputs.OfType<FileInput>().First(i => i.Name == name)).ToList();
-            var reason = StalenessReasons.Describe("input", [.. files.Select(i => Display(i.Path))], "missing");
-            var hints = files.Select(i => i.WhenMissing).OfType<string>().Distinct().ToList();
+            var absent = missing.Select(name => declared.OfType<FileInput>().First(i => i.Name == name)).ToList();
+            var reason = StalenessReasons.Describe("input", [.. absent.Select(i => Display(i.Path))], "missing");
+            var hints = absent.Select(i => i.WhenMissing).OfType<string>().Distinct().ToList();
             return new Evaluation(new StageStatus(stage.Name, false, [hints.Count > 0 ? $"{reason}: {string.Join("; ", hints)}" : reason], ""), declaration, null, null);
         }
         var inputs = new SortedDictionary<string, string>(hashed!, StringComparer.Ordinal);

@@ -9,6 +9,10 @@ namespace Pipeline.Core.Labels;
 public sealed class LabelsStage : IStage
 {
     public const string Output = "labels.txt";
+
+    /// <summary>labels.txt, which every later stage reads.</summary>
+    public static readonly StageOutputs Outputs = new("labels", Output);
+
     private readonly DatasetDefinition _dataset;
     private readonly IDatasetSource _source;
 
@@ -18,7 +22,7 @@ public sealed class LabelsStage : IStage
         _source = source;
     }
 
-    public string Name => "labels";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 1;
 

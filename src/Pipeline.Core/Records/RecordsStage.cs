@@ -15,6 +15,17 @@ public sealed class RecordsStage : IStage
     public const string ManifestName = "manifest.json";
     public const string RejectsName = "rejects.json";
 
+    /// <summary>What training reads: the manifest and every shard it lists (just the manifest while none is built), not rejects.json.</summary>
+    public static readonly StageOutputs Outputs = new("records", Output, folder =>
+    {
+        if (!File.Exists(Path.Combine(folder, ManifestName)))
+        {
+            return [ManifestName];
+        }
+        var records = RecordsManifest.Read(folder);
+        return [ManifestName, .. records.Splits.SelectMany(records.ShardPaths).Select(shard => Path.GetFileName(shard))];
+    });
+
     /// <summary>
     /// Buffers for the images read and the records framed, which the chunks in flight hold by the dozen (by the
     /// hundred on many cores): the shared pool keeps only a few per size and allocated the rest anew, and those
@@ -25,29 +36,29 @@ public sealed class RecordsStage : IStage
 
     private readonly DatasetDefinition _dataset;
     private readonly IDatasetSource _source;
-    private readonly string _labelsPath;
+    private readonly string _artifacts;
     private readonly Func<string, string, string> _fetch;
     private readonly RecordsShare? _part;
 
-    /// <param name="labelsPath">The Labels stage's output.</param>
+    /// <param name="artifactsDirectory">artifacts/&lt;dataset&gt;, where the Labels stage wrote labels.txt.</param>
     /// <param name="fetch">Maps a remote image URL (and its origin, for errors) to a local file.</param>
     /// <param name="part">This worker's share when the stage is spread over machines; null for the whole stage.</param>
-    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string labelsPath, Func<string, string, string> fetch, RecordsShare? part = null)
+    public RecordsStage(DatasetDefinition dataset, IDatasetSource source, string artifactsDirectory, Func<string, string, string> fetch, RecordsShare? part = null)
     {
         _dataset = dataset;
         _source = source;
-        _labelsPath = labelsPath;
+        _artifacts = artifactsDirectory;
         _fetch = fetch;
         _part = part;
     }
 
-    public string Name => "records";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 2;
 
     public StageDeclaration Declare()
     {
-        var inputs = new List<StageInput> { StageInput.File("labels.txt", _labelsPath) };
+        var inputs = new List<StageInput> { StageInput.OutputsOf(LabelsStage.Outputs, _artifacts) };
         foreach (var split in _source.Splits)
         {
             inputs.AddRange(_source.ExampleInputs(split));
@@ -74,14 +85,14 @@ public sealed class RecordsStage : IStage
 
     public void Run(StageRun run)
     {
-        var labels = LabelSet.Read(_labelsPath);
+        var labels = LabelSet.Read(Path.Combine(_artifacts, LabelsStage.Output));
         var folder = run.PathOf(Output);
         Directory.CreateDirectory(folder);
         var encoder = new ImageEncoder(_dataset.Records.JpegQuality, _dataset.Records.MaxImagePixels);
         var skipBad = _dataset.Records.OnBadImage == "skip";
         var rejects = new List<Reject>();
         var manifest = new Dictionary<string, RecordsManifest.SplitRecords>(StringComparer.Ordinal);
-        if (_part is null && RecordsShares.TryCombine(Path.Combine(ArtifactsDirectory, Output), folder, run, _source.Splits, ShardNames, out var combined))
+        if (_part is null && RecordsShares.TryCombine(Path.Combine(_artifacts, Output), folder, run, _source.Splits, ShardNames, out var combined))
         {
             // The shares' examples were encoded by the workers; only the label checks are the whole run's own.
             foreach (var split in _source.Splits)
@@ -132,9 +143,6 @@ public sealed class RecordsStage : IStage
         }
         WriteManifest(folder, manifest, rejects, run);
     }
-
-    /// <summary>artifacts/&lt;dataset&gt;, where the Labels stage wrote labels.txt.</summary>
-    private string ArtifactsDirectory => Path.GetDirectoryName(Path.GetFullPath(_labelsPath))!;
 
     private IReadOnlyList<string> ShardNames(string split)
     {

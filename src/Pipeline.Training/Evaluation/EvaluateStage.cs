@@ -18,11 +18,14 @@ public sealed class EvaluateStage : IStage
     public const string Output = "eval";
     public const string MetricsName = "metrics.json";
 
+    /// <summary>The metrics Export gates on.</summary>
+    public static readonly StageOutputs Outputs = new("evaluate", Output, _ => [MetricsName]);
+
     private readonly StageContext _context;
 
     public EvaluateStage(StageContext context) => _context = context;
 
-    public string Name => "evaluate";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 1;
 
@@ -32,19 +35,14 @@ public sealed class EvaluateStage : IStage
 
     public StageDeclaration Declare()
     {
-        var inputs = new List<StageInput>
-        {
-            StageInput.File("labels.txt", Path.Combine(_context.ArtifactsDirectory, LabelsStage.Output)),
-            StageInput.File($"{TrainStage.Output}/{TrainedModel.WeightsName}", Path.Combine(TrainFolder, TrainedModel.WeightsName)),
-            StageInput.File($"{TrainStage.Output}/{TrainedModel.CardName}", Path.Combine(TrainFolder, TrainedModel.CardName)),
-            StageInput.File($"{TrainStage.Output}/{TrainedModel.HistoryName}", Path.Combine(TrainFolder, TrainedModel.HistoryName)),
-        };
-        // A transferred head is measured on the bottlenecks; any other model (a fine-tuned one too) on the records.
-        inputs.AddRange(_context.Dataset.Transfer is { FineTune: null }
-            ? Transfer.BottlenecksStage.OutputFiles(Path.Combine(_context.ArtifactsDirectory, Transfer.BottlenecksStage.Output))
-            : TrainStage.RecordInputs(RecordsFolder));
+        var artifacts = _context.ArtifactsDirectory;
         return new StageDeclaration(
-            inputs,
+            [
+                StageInput.OutputsOf(LabelsStage.Outputs, artifacts),
+                StageInput.OutputsOf(TrainStage.Outputs, artifacts),
+                // A transferred head is measured on the bottlenecks; any other model (a fine-tuned one too) on the records.
+                StageInput.OutputsOf(_context.Dataset.Transfer is { FineTune: null } ? Transfer.BottlenecksStage.Outputs : RecordsStage.Outputs, artifacts),
+            ],
             new JsonObject
             {
                 ["evaluate"] = JsonSerializer.SerializeToNode(_context.Dataset.Evaluate, DatasetLoader.Options),

@@ -1,9 +1,11 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pipeline.Core.Build;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Labels;
+using Pipeline.Serving.Export;
 using Pipeline.Training.Evaluation;
 using Pipeline.Training.Train;
 
@@ -18,11 +20,18 @@ public sealed class ExportStage : IStage
 {
     public const string Output = "export";
 
+    /// <summary>The newest version, as a server loads it: export/latest and that version's files (just the pointer while there is none).</summary>
+    public static readonly StageOutputs Outputs = new("export", Output, folder =>
+        LatestOrNull(folder) is { } version
+            ? [ExportedModel.LatestPointer, .. new[] { ModelCard.FileName, ModelCard.OnnxFile, ModelCard.WeightsFile, ModelCard.LabelsFile }
+                .Select(file => $"{version.ToString(CultureInfo.InvariantCulture)}/{file}")]
+            : [ExportedModel.LatestPointer]);
+
     private readonly StageContext _context;
 
     public ExportStage(StageContext context) => _context = context;
 
-    public string Name => "export";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 1;
 
@@ -34,10 +43,9 @@ public sealed class ExportStage : IStage
 
     public StageDeclaration Declare() => new(
         [
-            StageInput.File("labels.txt", LabelsPath),
-            StageInput.File($"{TrainStage.Output}/{TrainedModel.WeightsName}", Path.Combine(TrainFolder, TrainedModel.WeightsName)),
-            StageInput.File($"{TrainStage.Output}/{TrainedModel.CardName}", Path.Combine(TrainFolder, TrainedModel.CardName)),
-            StageInput.File($"{EvaluateStage.Output}/{EvaluateStage.MetricsName}", MetricsPath),
+            StageInput.OutputsOf(LabelsStage.Outputs, _context.ArtifactsDirectory),
+            StageInput.OutputsOf(TrainStage.Outputs, _context.ArtifactsDirectory, TrainedModel.WeightsName, TrainedModel.CardName),
+            StageInput.OutputsOf(EvaluateStage.Outputs, _context.ArtifactsDirectory),
         ],
         new JsonObject { ["export"] = JsonSerializer.SerializeToNode(_context.Dataset.Export, DatasetLoader.Options) },
         [Output])
@@ -47,4 +55,17 @@ public sealed class ExportStage : IStage
     };
 
     public void Run(StageRun run) => ExportRunner.Run(_context, run, this);
+
+    /// <summary>The version export/latest names, or null while there is none (or it is unreadable: then SmokePredict says why).</summary>
+    private static int? LatestOrNull(string folder)
+    {
+        try
+        {
+            return ExportedModel.Latest(folder);
+        }
+        catch (PipelineException)
+        {
+            return null;
+        }
+    }
 }

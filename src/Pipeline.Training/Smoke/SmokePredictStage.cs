@@ -1,10 +1,8 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pipeline.Core.Build;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
-using Pipeline.Serving.Export;
 using Pipeline.Training.Export;
 
 namespace Pipeline.Training.Smoke;
@@ -37,19 +35,8 @@ public sealed class SmokePredictStage : IStage
 
     public StageDeclaration Declare()
     {
-        var inputs = new List<StageInput> { StageInput.File($"{ExportStage.Output}/{ExportedModel.LatestPointer}", Path.Combine(ExportFolder, ExportedModel.LatestPointer)) };
-        var latest = LatestOrNull();
-        if (latest is { } version)
-        {
-            var name = version.ToString(CultureInfo.InvariantCulture);
-            foreach (var file in new[] { ModelCard.FileName, ModelCard.OnnxFile, ModelCard.WeightsFile, ModelCard.LabelsFile })
-            {
-                inputs.Add(StageInput.File($"{ExportStage.Output}/{name}/{file}", Path.Combine(ExportFolder, name, file)));
-            }
-        }
-        inputs.AddRange(_context.Source.ExampleInputs(Split));
         return new StageDeclaration(
-            inputs,
+            [StageInput.OutputsOf(ExportStage.Outputs, _context.ArtifactsDirectory), .. _context.Source.ExampleInputs(Split)],
             new JsonObject
             {
                 ["smoke"] = JsonSerializer.SerializeToNode(_context.Dataset.Smoke, DatasetLoader.Options),
@@ -59,17 +46,4 @@ public sealed class SmokePredictStage : IStage
     }
 
     public void Run(StageRun run) => SmokePredictRunner.Run(_context, run, this);
-
-    /// <summary>The version export/latest names, or null while there is none (or it is unreadable: then the run says why).</summary>
-    private int? LatestOrNull()
-    {
-        try
-        {
-            return ExportedModel.Latest(ExportFolder);
-        }
-        catch (PipelineException)
-        {
-            return null;
-        }
-    }
 }

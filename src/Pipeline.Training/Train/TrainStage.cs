@@ -21,6 +21,9 @@ public sealed class TrainStage : IStage, IResumable
 {
     public const string Output = "train";
 
+    /// <summary>The trained model, whichever stage trained it (this one, or the transfer chain's HeadTrainStage).</summary>
+    public static readonly StageOutputs Outputs = new("train", Output, _ => [TrainedModel.WeightsName, TrainedModel.CardName, TrainedModel.HistoryName]);
+
     /// <summary>artifacts/&lt;dataset&gt;/checkpoints/: not an output, since it must outlive a killed run.</summary>
     internal const string CheckpointsFolder = "checkpoints";
 
@@ -28,7 +31,7 @@ public sealed class TrainStage : IStage, IResumable
 
     public TrainStage(StageContext context) => _context = context;
 
-    public string Name => "train";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 1;
 
@@ -37,31 +40,12 @@ public sealed class TrainStage : IStage, IResumable
     private string LabelsPath => Path.Combine(_context.ArtifactsDirectory, LabelsStage.Output);
 
     public StageDeclaration Declare() => new(
-        [StageInput.File("labels.txt", LabelsPath), .. RecordInputs(RecordsFolder)],
+        [StageInput.OutputsOf(LabelsStage.Outputs, _context.ArtifactsDirectory), StageInput.OutputsOf(RecordsStage.Outputs, _context.ArtifactsDirectory)],
         new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
         [Output])
     {
         Extendable = ["train.train_steps", "train.epochs"],
     };
-
-    /// <summary>The manifest and every shard it lists; just the manifest while Records has not been built.</summary>
-    internal static IEnumerable<StageInput> RecordInputs(string recordsFolder)
-    {
-        var manifest = Path.Combine(recordsFolder, RecordsStage.ManifestName);
-        yield return StageInput.File($"{RecordsStage.Output}/{RecordsStage.ManifestName}", manifest);
-        if (!File.Exists(manifest))
-        {
-            yield break;
-        }
-        var records = RecordsManifest.Read(recordsFolder);
-        foreach (var split in records.Splits)
-        {
-            foreach (var shard in records.ShardPaths(split))
-            {
-                yield return StageInput.File($"{RecordsStage.Output}/{Path.GetFileName(shard)}", shard);
-            }
-        }
-    }
 
     /// <summary>The newest intact checkpoint of this very training, which a run continues from; null when it trains from the start.</summary>
     public string? ResumePoint(string resumeKey)

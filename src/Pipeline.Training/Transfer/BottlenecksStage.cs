@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Records;
-using Pipeline.Training.Train;
 
 namespace Pipeline.Training.Transfer;
 
@@ -19,11 +18,16 @@ public sealed class BottlenecksStage : IStage, IDescribesPendingWork
     public const string ManifestName = "manifest.json";
     public const string CacheFolder = "bottleneck-cache";
 
+    /// <summary>What the head trains on: the manifest and every split's file (just the manifest while none is built).</summary>
+    public static readonly StageOutputs Outputs = new("bottlenecks", Output, folder => File.Exists(Path.Combine(folder, ManifestName))
+        ? [ManifestName, .. Directory.EnumerateFiles(folder, "*.bottlenecks").Select(file => Path.GetFileName(file)).Order(StringComparer.Ordinal)]
+        : [ManifestName]);
+
     private readonly StageContext _context;
 
     public BottlenecksStage(StageContext context) => _context = context;
 
-    public string Name => "bottlenecks";
+    public string Name => Outputs.Stage;
 
     public int ImplementationVersion => 1;
 
@@ -40,28 +44,13 @@ public sealed class BottlenecksStage : IStage, IDescribesPendingWork
     internal string CachePath => Path.Combine(_context.ArtifactsDirectory, CacheFolder);
 
     public StageDeclaration Declare() => new(
-        [.. TrainStage.RecordInputs(RecordsFolder), .. Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)],
+        [StageInput.OutputsOf(RecordsStage.Outputs, _context.ArtifactsDirectory), .. Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)],
         new JsonObject
         {
             ["transfer"] = new JsonObject { ["from"] = _context.Dataset.Transfer!.From },
             ["backbone"] = Backbones.Parameters(_context.Dataset),
         },
         [Output]);
-
-    /// <summary>The Bottlenecks stage's manifest and every split's file it lists; just the manifest while it has not been built.</summary>
-    internal static IEnumerable<StageInput> OutputFiles(string folder)
-    {
-        var manifest = Path.Combine(folder, ManifestName);
-        yield return StageInput.File($"{Output}/{ManifestName}", manifest);
-        if (!File.Exists(manifest))
-        {
-            yield break;
-        }
-        foreach (var file in Directory.EnumerateFiles(folder, "*.bottlenecks").Order(StringComparer.Ordinal))
-        {
-            yield return StageInput.File($"{Output}/{Path.GetFileName(file)}", file);
-        }
-    }
 
     public void Run(StageRun run) => BottlenecksRunner.Run(_context, run, this);
 

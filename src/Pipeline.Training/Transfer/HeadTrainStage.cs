@@ -21,7 +21,7 @@ public sealed class HeadTrainStage : IStage
     public HeadTrainStage(StageContext context) => _context = context;
 
     /// <summary>The chain's train stage, whichever way a dataset trains.</summary>
-    public string Name => "train";
+    public string Name => TrainStage.Outputs.Stage;
 
     public int ImplementationVersion => 1;
 
@@ -35,10 +35,10 @@ public sealed class HeadTrainStage : IStage
         // Fine-tuning the backbone's last block also reads the images and the backbone's weights.
         return new StageDeclaration(
             [
-                StageInput.File("labels.txt", LabelsPath),
-                .. BottlenecksStage.OutputFiles(BottlenecksFolder),
-                .. transfer.FineTune is null ? [] : TrainStage.RecordInputs(Path.Combine(_context.ArtifactsDirectory, RecordsStage.Output))
-                    .Concat(Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)),
+                StageInput.OutputsOf(LabelsStage.Outputs, _context.ArtifactsDirectory),
+                StageInput.OutputsOf(BottlenecksStage.Outputs, _context.ArtifactsDirectory),
+                .. transfer.FineTune is null ? [] : Backbones.Inputs(_context.Dataset, _context.ArtifactsDirectory)
+                    .Prepend(StageInput.OutputsOf(RecordsStage.Outputs, _context.ArtifactsDirectory)),
             ],
             new JsonObject { ["transfer"] = JsonSerializer.SerializeToNode(transfer, DatasetLoader.Options) },
             [TrainStage.Output]);

@@ -3,7 +3,6 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Onnx.Proto;
-using Pipeline.Training.Export;
 using Pipeline.Training.Models;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;

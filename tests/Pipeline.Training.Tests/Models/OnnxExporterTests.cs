@@ -4,14 +4,13 @@ using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Tests.TestSupport;
-using Pipeline.Training.Export;
 using Pipeline.Training.Models;
 using Pipeline.Training.Tests.TestSupport;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace Pipeline.Training.Tests.Export;
+namespace Pipeline.Training.Tests.Models;
 
 [Collection(TorchRandomCollection.Name)]
 public sealed class OnnxExporterTests

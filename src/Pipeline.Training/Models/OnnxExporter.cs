@@ -5,7 +5,7 @@ using Pipeline.Core.Onnx.Proto;
 using Pipeline.Serving.Export;
 using static TorchSharp.torch;
 
-namespace Pipeline.Training.Export;
+namespace Pipeline.Training.Models;
 
 /// <summary>
 /// Writes our architectures as ONNX graphs from their weights alone (the state dict), layer for layer as their
