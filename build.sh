@@ -175,6 +175,30 @@ if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ]; } && [ ! -e "$f
   fi
 fi
 
+# --- nginx, the real server the remote-cache test shares builds through (WebDAV PUT) -----------------------
+# Installed, never started here: the test starts it from build/deploy/remote-cache/nginx.conf on a free port and
+# stops it by its pid. A policy-rc.d (unless the machine has one) keeps apt from starting the packaged service.
+if [ "$target" = "Test" ]; then
+  if [ ! -x /usr/sbin/nginx ]; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: installing nginx for the remote-cache test (it is not started as a service)"
+      policy=""
+      if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1
+      fi
+      status=0
+      ( apt_install nginx ) || status=$?
+      [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
+      [ "$status" = 0 ] || exit "$status"
+    else
+      echo "build.sh: the tests need nginx (the remote-cache test); install it with: sudo apt-get install nginx" >&2
+      exit 1
+    fi
+  fi
+  # The test fails, rather than skips, without nginx.
+  export PIPELINE_REQUIRE_NGINX=1
+fi
+
 # --- the Cake runner (pinned in .config/dotnet-tools.json) -------------------------------------------------
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 if [ ! -d "$packages/cake.tool/7.0.0" ]; then

@@ -19,7 +19,7 @@ internal static class CommonOptions
 
     public static Option<string?> Cache() => new("--cache")
     {
-        Description = "Run-cache folder to restore stage outputs from and store them in (default: $PIPELINE_CACHE, else artifacts/.cache; \"off\" for none)",
+        Description = "Run-cache folder to restore stage outputs from and store them in, or an http(s):// remote cache (Bazel's HTTP protocol) behind artifacts/.cache (default: $PIPELINE_CACHE, else artifacts/.cache; \"off\" for none)",
     };
 
     public static Option<string?> Artifacts() => new("--artifacts")

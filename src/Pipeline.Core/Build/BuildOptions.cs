@@ -15,5 +15,12 @@ public sealed record BuildOptions
     /// <summary>Also build the dataset this one transfers from ("dataset:NAME") up to its export, first, when the target needs it.</summary>
     public bool Upstream { get; init; } = true;
 
+    /// <summary>
+    /// Never compute a stage: a stale one is restored from the run-cache (local, then remote) or the build stops naming
+    /// it. A stage that is never cached (Export, which keeps the versions already exported) is still written, from the
+    /// restored stages' outputs. What `pipeline cache pull` does.
+    /// </summary>
+    public bool RestoreOnly { get; init; }
+
     public CancellationToken Cancellation { get; init; }
 }

@@ -14,9 +14,10 @@ public sealed class DatasetPipeline
     private readonly Func<string, DatasetPipeline> _openOther;
     private DatasetPipeline? _upstream;
 
-    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, IReadOnlyList<IStage> stages, Action<string> log,
+    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, RunCache? cache, IReadOnlyList<IStage> stages, Action<string> log,
         Func<string, DatasetPipeline> openOther)
     {
+        Cache = cache;
         Dataset = dataset;
         ArtifactsDirectory = artifacts;
         Engine = engine;
@@ -34,6 +35,9 @@ public sealed class DatasetPipeline
     public string ArtifactsDirectory { get; }
 
     public StageEngine Engine { get; }
+
+    /// <summary>The run-cache the engine stores runs in and restores them from (with its remote, if any); null when off.</summary>
+    public RunCache? Cache { get; }
 
     /// <summary>The implemented stages in build order.</summary>
     public IReadOnlyList<IStage> Stages { get; }
@@ -61,7 +65,7 @@ public sealed class DatasetPipeline
             new RecordsStage(definition, source, artifacts, downloads.Fetch, part),
             .. (laterStages ?? []).Select(create => create(context)).OfType<IStage>(),
         ];
-        return new DatasetPipeline(definition, artifacts, engine, stages, log,
+        return new DatasetPipeline(definition, artifacts, engine, runCache, stages, log,
             other => Open(repositoryRoot, other, log, artifactsRoot, laterStages, cache));
     }
 
@@ -99,21 +103,33 @@ public sealed class DatasetPipeline
             _log($"{Dataset.Name} transfers from {upstream.Dataset.Name}'s export; building {upstream.Dataset.Name} up to Export first");
             upstream.Build("export", options with { Force = false }, path);
         }
-        using var held = Lock(_log);
         var outcomes = new List<StageOutcome>();
-        foreach (var step in steps)
+        try
         {
-            var outcome = Run(step.Name, options.Force && step.Name == name, options.Cancellation, status =>
+            using var held = Lock(_log);
+            foreach (var step in steps)
             {
-                if (!options.Only)
+                var outcome = Engine.Run(step, options.Force && step.Name == name, options.Cancellation, status =>
                 {
-                    _log(Describe(status));
-                }
-            });
-            _log(outcome.Ran
-                ? $"{Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
-                : Describe(outcome.StatusBefore));
-            outcomes.Add(outcome);
+                    if (!options.Only)
+                    {
+                        _log(Describe(status));
+                    }
+                }, options.RestoreOnly);
+                _log(outcome.Ran
+                    ? $"{Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
+                    : Describe(outcome.StatusBefore));
+                outcomes.Add(outcome);
+            }
+        }
+        finally
+        {
+            // Write-behind: what this build stored goes to the remote cache once it ends, failed or not (not when cancelled:
+            // the runs stay in the local cache, and `pipeline cache push` uploads them).
+            if (!options.Cancellation.IsCancellationRequested)
+            {
+                Cache?.Flush(_log);
+            }
         }
         return outcomes;
     }

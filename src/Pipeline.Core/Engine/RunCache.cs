@@ -14,18 +14,27 @@ namespace Pipeline.Core.Engine;
 /// store leaves no half-written object or entry, and concurrent builds sharing a cache only ever race to write the
 /// same bytes.
 /// </remarks>
-public sealed class RunCache
+public sealed partial class RunCache
 {
-    /// <summary>Names a cache folder to use instead of artifacts/.cache; "off" turns the cache off.</summary>
+    /// <summary>Names a cache folder to use instead of artifacts/.cache, or a remote cache's URL; "off" turns the cache off.</summary>
     public const string EnvironmentVariable = "PIPELINE_CACHE";
 
     private const string FolderMarker = "folder";
 
-    public RunCache(string directory) => Directory = Path.GetFullPath(directory);
+    /// <param name="remote">A remote cache behind the folder (see RunCache.Remote.cs); null for none.</param>
+    public RunCache(string directory, HttpCache? remote = null)
+    {
+        Directory = Path.GetFullPath(directory);
+        Remote = remote;
+    }
 
     public string Directory { get; }
 
-    /// <summary>The cache a build uses: <paramref name="given"/> (--cache), else $PIPELINE_CACHE, else the default; null when turned off.</summary>
+    /// <summary>
+    /// The cache a build uses: <paramref name="given"/> (--cache), else $PIPELINE_CACHE, else the default folder; null
+    /// when turned off. A URL names a remote cache, with the default folder in front of it.
+    /// </summary>
+    /// <exception cref="PipelineException">A URL the remote cache cannot use.</exception>
     public static RunCache? Resolve(string? given, string defaultDirectory)
     {
         var chosen = given ?? Environment.GetEnvironmentVariable(EnvironmentVariable);
@@ -33,8 +42,15 @@ public sealed class RunCache
         {
             return new RunCache(defaultDirectory);
         }
+        if (HttpCache.IsUrl(chosen))
+        {
+            return new RunCache(defaultDirectory, new HttpCache(chosen));
+        }
         return chosen.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : new RunCache(chosen);
     }
+
+    /// <summary>Where the cache is, as a log shows it: the folder, and the remote behind it.</summary>
+    public string Describe(Func<string, string> display) => Remote is null ? display(Directory) : $"{display(Directory)} and {Remote.Display}";
 
     /// <summary>What a restore brought back.</summary>
     public sealed record Restored(SortedDictionary<string, string> Outputs, int Files, long Bytes);
@@ -44,6 +60,10 @@ public sealed class RunCache
     public Restored? TryRestore(string stage, string fingerprint, string targetRoot, Action<string> warn)
     {
         var entryPath = EntryPath(stage, fingerprint);
+        if (!File.Exists(entryPath) && !Fetch(stage, fingerprint, warn))
+        {
+            return null;
+        }
         SortedDictionary<string, string>? outputs;
         try
         {
@@ -131,6 +151,15 @@ public sealed class RunCache
             // rename(2) onto another link to the same file does nothing, leaving the temporary name behind.
             TryDelete(temp);
         }
+        WriteEntry(stage, fingerprint, outputs);
+        if (Remote is not null)
+        {
+            _pending.Add((stage, fingerprint));
+        }
+    }
+
+    private void WriteEntry(string stage, string fingerprint, IReadOnlyDictionary<string, string> outputs)
+    {
         var entry = new JsonObject { ["stage"] = stage, ["fingerprint"] = fingerprint, ["outputs"] = ToJson(outputs) };
         AtomicFile.WriteAllText(EntryPath(stage, fingerprint), CanonicalJson.Serialize(entry, indented: true));
     }

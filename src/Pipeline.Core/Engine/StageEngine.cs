@@ -94,7 +94,9 @@ public sealed class StageEngine
 
     /// <summary>Runs the stage if it is stale (or forced): outputs are built in a temporary folder and renamed into place.</summary>
     /// <param name="starting">Told the verdict just before a stale stage starts, so the reason is shown before the work.</param>
-    public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default, Action<StageStatus>? starting = null)
+    /// <param name="restoreOnly">Restore a stale stage from the run-cache, or throw; never run it (unless it is never cached, as Export).</param>
+    /// <exception cref="PipelineException">The stage failed, or with <paramref name="restoreOnly"/> the run-cache has no run of it.</exception>
+    public StageOutcome Run(IStage stage, bool force = false, CancellationToken cancellation = default, Action<StageStatus>? starting = null, bool restoreOnly = false)
     {
         var clock = Stopwatch.StartNew();
         var phases = new PhaseTimer(clock);
@@ -126,6 +128,12 @@ public sealed class StageEngine
             if (restored is not null)
             {
                 outputs = restored.Outputs;
+            }
+            else if (restoreOnly && declaration.Cacheable)
+            {
+                throw new PipelineException(_cache is null
+                    ? $"{stage.Name} is stale and the run-cache is off, so it cannot be restored; build it"
+                    : $"{stage.Name} is stale and the run-cache ({_cache.Describe(Display)}) has no run of it (fingerprint {ContentHash.Short(fingerprint)}); build it");
             }
             else
             {
