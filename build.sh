@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Entry point: sets up what the build needs on this machine, then runs the Cake task graph (build/build.cake).
-#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
+#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -8,7 +8,7 @@ cd "$root"
 
 usage() {
   cat <<'USAGE'
-Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR]
+Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL]
                   [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
@@ -17,7 +17,8 @@ Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=L
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
   --verbosity=LEVEL  quiet, minimal, normal, verbose or diagnostic (Cake's)
-  --cache=DIR        run-cache folder shared between clones or CI jobs (default: $PIPELINE_CACHE, else
+  --cache=DIR|URL    run-cache folder shared between clones or CI jobs, or an http(s):// remote cache
+                     (Bazel's HTTP protocol) behind artifacts/.cache (default: $PIPELINE_CACHE, else
                      artifacts/.cache; "off" for none)
   --shard-index=I --shard-count=N
                      with --target=Records: write only worker I's share of the shards (of N workers); copy

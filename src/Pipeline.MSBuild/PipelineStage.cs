@@ -26,7 +26,7 @@ public sealed class PipelineStage : ToolTask
 
     public bool Force { get; set; }
 
-    /// <summary>The run-cache folder; empty for the default.</summary>
+    /// <summary>The run-cache folder, or a remote cache's http(s):// URL (with the default folder in front of it); empty for the default.</summary>
     public string Cache { get; set; } = "";
 
     /// <summary>The dataset's artifacts folder (artifacts/&lt;name&gt;), for targets that copy outputs.</summary>
