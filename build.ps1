@@ -15,7 +15,7 @@ $PSNativeCommandUseErrorActionPreference = $false
 
 $usage = @'
 Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL]
-                  [--shard-index=I --shard-count=N]
+                  [--set=FIELD=VALUE ...] [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
@@ -26,11 +26,13 @@ Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=
   --cache=DIR|URL    run-cache folder shared between clones or CI jobs, or an http(s):// remote cache
                      (Bazel's HTTP protocol) behind artifacts/.cache (default: $PIPELINE_CACHE, else
                      artifacts/.cache; "off" for none)
+  --set=FIELD=VALUE  a parameter over dataset.json's, without editing it (train.learning_rate.base=0.004);
+                     repeatable; the build is recorded as a run (build/.bin/pipeline exp show)
   --shard-index=I --shard-count=N
                      with --target=Records: write only worker I's share of the shards (of N workers); copy
                      the workers' artifacts/<dataset>/records/ folders together and build Records to combine
 
-  -Target NAME, -Dataset NAME, -Force, -Verbosity LEVEL, -Cache DIR and -Help are accepted too.
+  -Target NAME, -Dataset NAME, -Force, -Verbosity LEVEL, -Cache DIR, -Set FIELD=VALUE and -Help are accepted too.
 '@
 
 # Messages go straight to the process's stdout/stderr, as build.sh's echo does, rather than through PowerShell's
@@ -49,23 +51,24 @@ $verbosity = ''
 $cache = ''
 $shardIndex = ''
 $shardCount = ''
+$sets = [System.Collections.Generic.List[string]]::new()
 for ($i = 0; $i -lt $args.Count; $i++) {
     $arg = [string] $args[$i]
-    if ($arg -cmatch '^--(target|dataset|verbosity|cache|shard-index|shard-count)=(.*)$') {
+    if ($arg -cmatch '^--(target|dataset|verbosity|cache|shard-index|shard-count|set)=(.*)$') {
         $name = $Matches[1]
         $value = $Matches[2]
     }
-    elseif ($arg -cin '--target', '--dataset', '--verbosity', '--cache', '--shard-index', '--shard-count') {
+    elseif ($arg -cin '--target', '--dataset', '--verbosity', '--cache', '--shard-index', '--shard-count', '--set') {
         if ($i + 1 -ge $args.Count) { Stop-Build "build.ps1: $arg needs a value" 2 }
         $name = $arg.Substring(2)
         $value = [string] $args[++$i]
     }
-    elseif ($arg -match '^-(target|dataset|verbosity|cache):?$') {
+    elseif ($arg -match '^-(target|dataset|verbosity|cache|set):?$') {
         if ($i + 1 -ge $args.Count) { Stop-Build "build.ps1: $($arg.TrimEnd(':')) needs a value" 2 }
         $name = $Matches[1].ToLowerInvariant()
         $value = [string] $args[++$i]
     }
-    elseif ($arg -match '^-(target|dataset|verbosity|cache):(.+)$') {
+    elseif ($arg -match '^-(target|dataset|verbosity|cache|set):(.+)$') {
         $name = $Matches[1].ToLowerInvariant()
         $value = $Matches[2]
     }
@@ -92,6 +95,7 @@ for ($i = 0; $i -lt $args.Count; $i++) {
         'cache' { $cache = $value }
         'shard-index' { $shardIndex = $value }
         'shard-count' { $shardCount = $value }
+        'set' { $sets.Add($value) }
     }
 }
 
@@ -311,6 +315,7 @@ build.ps1: Fashion-MNIST is missing ($fashion).
     if ($cache) { $cakeArgs.Add("--cache=$cache") }
     if ($shardIndex) { $cakeArgs.Add("--shard-index=$shardIndex") }
     if ($shardCount) { $cakeArgs.Add("--shard-count=$shardCount") }
+    foreach ($set in $sets) { $cakeArgs.Add("--set=$set") }
     & dotnet tool run dotnet-cake build/build.cake @cakeArgs
     exit $LASTEXITCODE
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Entry point: sets up what the build needs on this machine, then runs the Cake task graph (build/build.cake).
-#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL]
+#   ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL] [--set=FIELD=VALUE ...]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,7 +9,7 @@ cd "$root"
 usage() {
   cat <<'USAGE'
 Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=LEVEL] [--cache=DIR|URL]
-                  [--shard-index=I --shard-count=N]
+                  [--set=FIELD=VALUE ...] [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
                      Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
@@ -20,6 +20,8 @@ Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=L
   --cache=DIR|URL    run-cache folder shared between clones or CI jobs, or an http(s):// remote cache
                      (Bazel's HTTP protocol) behind artifacts/.cache (default: $PIPELINE_CACHE, else
                      artifacts/.cache; "off" for none)
+  --set=FIELD=VALUE  a parameter over dataset.json's, without editing it (train.learning_rate.base=0.004);
+                     repeatable; the build is recorded as a run (build/.bin/pipeline exp show)
   --shard-index=I --shard-count=N
                      with --target=Records: write only worker I's share of the shards (of N workers); copy
                      the workers' artifacts/<dataset>/records/ folders together and build Records to combine
@@ -33,6 +35,7 @@ verbosity=""
 cache=""
 shard_index=""
 shard_count=""
+sets=()
 while [ $# -gt 0 ]; do
   arg="$1"
   case "$arg" in
@@ -42,7 +45,8 @@ while [ $# -gt 0 ]; do
     --cache=*) cache="${arg#*=}" ;;
     --shard-index=*) shard_index="${arg#*=}" ;;
     --shard-count=*) shard_count="${arg#*=}" ;;
-    --target|--dataset|--verbosity|--cache|--shard-index|--shard-count)
+    --set=*) sets+=("${arg#*=}") ;;
+    --target|--dataset|--verbosity|--cache|--shard-index|--shard-count|--set)
       [ $# -ge 2 ] || { echo "build.sh: $arg needs a value" >&2; exit 2; }
       case "$arg" in
         --target) target="$2" ;;
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
         --cache) cache="$2" ;;
         --shard-index) shard_index="$2" ;;
         --shard-count) shard_count="$2" ;;
+        --set) sets+=("$2") ;;
       esac
       shift ;;
     --force) force="--force" ;;
@@ -228,4 +233,5 @@ cake_args+=("--target=$target" "--dataset=$dataset")
 [ -n "$cache" ] && cake_args+=("--cache=$cache")
 [ -n "$shard_index" ] && cake_args+=("--shard-index=$shard_index")
 [ -n "$shard_count" ] && cake_args+=("--shard-count=$shard_count")
+for set in ${sets[@]+"${sets[@]}"}; do cake_args+=("--set=$set"); done
 exec dotnet tool run dotnet-cake build/build.cake "${cake_args[@]}"

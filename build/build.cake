@@ -5,6 +5,7 @@
 #r "./.bin/pipeline.dll"
 
 using Pipeline.Core.Build;
+using Pipeline.Core.Datasets;
 using Pipeline.Core.Records;
 using Pipeline.Cli.Composition;
 
@@ -13,6 +14,9 @@ var dataset = Argument("dataset", "fashion-mnist");
 var force = HasArgument("force") && Argument("force", "true") != "false";
 // The run-cache folder (--cache=DIR); without it the engine uses $PIPELINE_CACHE, else artifacts/.cache.
 var cache = HasArgument("cache") ? Argument<string>("cache") : null;
+// Parameters over dataset.json's (--set=FIELD=VALUE, repeatable): passed to every pipeline command of the build.
+var sets = HasArgument("set") ? Arguments<string>("set").ToList() : new List<string>();
+var overrides = DatasetOverride.Grid(sets).Single();
 // Records spread over machines: this worker's share (--shard-index=I --shard-count=N).
 var part = RecordsShare.From(HasArgument("shard-index") ? Argument<int>("shard-index") : null, HasArgument("shard-count") ? Argument<int>("shard-count") : null);
 var root = MakeAbsolute(Directory("..")).FullPath;
@@ -29,7 +33,9 @@ var lastStage = target == "Release" ? stages[^1] : target;
 var building = stages.Contains(lastStage) ? stages.Take(stages.ToList().IndexOf(lastStage) + 1).ToList() : [];
 
 DatasetPipeline pipeline = null;
-DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message), cache: cache, part: part);
+DatasetPipeline Pipeline() => pipeline ??= Chain.Open(root, dataset, message => Information(message), cache: cache, part: part, overrides: overrides);
+// Whether a stage task ran: the build is then recorded in the experiments log, once, when it ends.
+var ranStages = false;
 
 // The one way this script starts work: the pipeline command on a dataset, from the repository root; a failure stops the build.
 void RunPipeline(string what, string datasetArgument, params string[] arguments)
@@ -43,6 +49,13 @@ void RunPipeline(string what, string datasetArgument, params string[] arguments)
     if (cache is not null && arguments[0] == "run")
     {
         builder.Append("--cache").AppendQuoted(cache);
+    }
+    if (datasetArgument == dataset && arguments[0] == "run")
+    {
+        foreach (var set in sets)
+        {
+            builder.Append("--set").AppendQuoted(set);
+        }
     }
     var cli = System.IO.Path.Combine(root, "build", ".bin", IsRunningOnWindows() ? "pipeline.exe" : "pipeline");
     var exitCode = StartProcess(cli, new ProcessSettings { Arguments = builder, WorkingDirectory = root });
@@ -77,7 +90,11 @@ foreach (var name in stages)
     string[] arguments = ["run", stage, "--only", .. forced ? new[] { "--force" } : [],
         .. part is not null && stage == "records" ? new[] { "--shard-index", part.Index.ToString(), "--shard-count", part.Count.ToString() } : []];
     task.WithCriteria(() => Pipeline().NeedsRun(stage, forced, message => Information(message)), Pipeline().SkipReason(stage))
-        .Does(() => RunPipeline(name, dataset, arguments));
+        .Does(() =>
+        {
+            ranStages = true;
+            RunPipeline(name, dataset, arguments);
+        });
 }
 
 // A dataset that transfers from another dataset's export builds that dataset first, up to its export, like any
@@ -133,6 +150,13 @@ Task("Clean").Does(() =>
     Information($"Removed {removed} entries from {Pipeline().ArtifactsDirectory}");
 });
 
-// Cake refuses to skip the task it was asked for, so stage targets run through this aggregate.
-Task("Build").IsDependentOn(target);
+// Cake refuses to skip the task it was asked for, so stage targets run through this aggregate. A build that ran a
+// stage and reached Train is recorded as a run (what `pipeline exp show` lists), as `pipeline run` records its own.
+Task("Build").IsDependentOn(target).Does(() =>
+{
+    if (ranStages && part is null && Pipeline().Record(lastStage) is { } run)
+    {
+        Information($"Recorded as run {run.Id} (build/.bin/pipeline exp show --dataset {Pipeline().Dataset.Name})");
+    }
+});
 RunTarget(stages.Contains(target) ? "Build" : target);

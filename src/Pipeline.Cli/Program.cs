@@ -11,7 +11,7 @@ public static class Program
     /// <summary>The root command with every subcommand.</summary>
     public static RootCommand Create()
     {
-        var root = new RootCommand("pipeline: build-integrated ML datasets and models (build stages, status, inspect records, predict, serve)");
+        var root = new RootCommand("pipeline: build-integrated ML datasets and models (build stages, status, experiments, inspect records, predict, serve)");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
@@ -22,6 +22,10 @@ public static class Program
         root.Subcommands.Add(CacheCommand.Create());
         root.Subcommands.Add(BenchmarkCommand.Create());
         root.Subcommands.Add(SchemaCommand.Create());
+        root.Subcommands.Add(ExperimentCommand.Create());
+        root.Subcommands.Add(ExperimentCommand.Diff("metrics"));
+        root.Subcommands.Add(ExperimentCommand.Diff("params"));
+        root.Subcommands.Add(DagCommand.Create());
         return root;
     }
 }

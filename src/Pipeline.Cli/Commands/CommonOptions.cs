@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 
 namespace Pipeline.Cli.Commands;
@@ -26,6 +27,28 @@ internal static class CommonOptions
     {
         Description = "Artifacts folder (default: artifacts/ under the repository root)",
     };
+
+    public static Option<string[]> Set() => new("--set", "-S")
+    {
+        Description = "Set a parameter over dataset.json's, without editing it: FIELD=VALUE (e.g. train.learning_rate.base=0.004); repeatable",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    /// <summary>The --set values of one build; a comma list of values (a grid) is refused here, since only `exp run` runs several builds.</summary>
+    public static IReadOnlyList<DatasetOverride> Overrides(ParseResult parse, Option<string[]> set)
+    {
+        var overrides = new List<DatasetOverride>();
+        foreach (var text in parse.GetValue(set) ?? [])
+        {
+            var values = DatasetOverride.ParseAxis(text);
+            if (values.Count > 1)
+            {
+                throw new PipelineException($"--set {text} gives {values.Count} values: a grid of builds runs with `pipeline exp run -S {text}`");
+            }
+            overrides.Add(values[0]);
+        }
+        return DatasetOverride.Grid(overrides.Select(o => o.ToString())).Single();
+    }
 
     /// <summary>The --artifacts folder as a full path, or null for the default.</summary>
     public static string? ArtifactsRoot(ParseResult parse, Option<string?> artifacts) =>

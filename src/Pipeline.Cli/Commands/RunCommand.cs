@@ -20,7 +20,8 @@ internal static class RunCommand
         var artifacts = CommonOptions.Artifacts();
         var shardIndex = new Option<int?>("--shard-index") { Description = "Records spread over machines: this worker's number, from 0" };
         var shardCount = new Option<int?>("--shard-count") { Description = "Records spread over machines: how many workers" };
-        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount };
+        var set = CommonOptions.Set();
+        var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount, set };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
             using var cancel = new CancellationTokenSource();
@@ -34,7 +35,7 @@ internal static class RunCommand
             Action<string> log = MSBuildError.Requested ? line => Console.WriteLine(MSBuildError.Warning(line)) : Console.WriteLine;
             var repositoryRoot = CommonOptions.FindRoot(parse.GetValue(root));
             var artifactsRoot = CommonOptions.ArtifactsRoot(parse, artifacts);
-            var pipeline = Chain.Open(repositoryRoot, parse.GetValue(dataset)!, log, artifactsRoot, parse.GetValue(cache), part);
+            var pipeline = Chain.Open(repositoryRoot, parse.GetValue(dataset)!, log, artifactsRoot, parse.GetValue(cache), part, CommonOptions.Overrides(parse, set));
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             RecordsShare.RequireRecordsTarget(part, target);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.

@@ -13,6 +13,6 @@ public static class Chain
     public static IReadOnlyList<string> Targets { get; } = [.. DatasetPipeline.FirstStages.Concat(TrainingStages.Names).Select(DatasetPipeline.Title)];
 
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null, string? cache = null,
-        Core.Records.RecordsShare? part = null) =>
-        DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All, cache, part);
+        Core.Records.RecordsShare? part = null, IReadOnlyList<Core.Datasets.DatasetOverride>? overrides = null) =>
+        DatasetPipeline.Open(repositoryRoot, dataset, log, artifactsRoot, TrainingStages.All, cache, part, overrides);
 }

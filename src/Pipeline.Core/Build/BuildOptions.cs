@@ -22,5 +22,11 @@ public sealed record BuildOptions
     /// </summary>
     public bool RestoreOnly { get; init; }
 
+    /// <summary>
+    /// Record the build in the experiments log even if every stage was fresh (an explicit `pipeline exp run`); otherwise a
+    /// build is recorded when a stage ran or was restored and the chain reaches Train.
+    /// </summary>
+    public bool Record { get; init; }
+
     public CancellationToken Cancellation { get; init; }
 }

@@ -1,5 +1,6 @@
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Experiments;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
 
@@ -14,9 +15,10 @@ public sealed class DatasetPipeline
     private readonly Func<string, DatasetPipeline> _openOther;
     private DatasetPipeline? _upstream;
 
-    private DatasetPipeline(DatasetDefinition dataset, string artifacts, StageEngine engine, RunCache? cache, IReadOnlyList<IStage> stages, Action<string> log,
-        Func<string, DatasetPipeline> openOther)
+    private DatasetPipeline(string repositoryRoot, DatasetDefinition dataset, string artifacts, StageEngine engine, RunCache? cache, IReadOnlyList<IStage> stages,
+        Action<string> log, Func<string, DatasetPipeline> openOther)
     {
+        RepositoryRoot = repositoryRoot;
         Cache = cache;
         Dataset = dataset;
         ArtifactsDirectory = artifacts;
@@ -30,6 +32,12 @@ public sealed class DatasetPipeline
     public static readonly IReadOnlyList<string> FirstStages = ["labels", "records"];
 
     public DatasetDefinition Dataset { get; }
+
+    /// <summary>The checkout the dataset is built in: datasets/ and, by default, artifacts/ are under it.</summary>
+    public string RepositoryRoot { get; }
+
+    /// <summary>Every recorded build of this dataset (artifacts/.experiments/&lt;dataset&gt;.jsonl).</summary>
+    public ExperimentLog Experiments => ExperimentLog.Of(Path.GetDirectoryName(ArtifactsDirectory)!, Dataset.Name);
 
     /// <summary>artifacts/&lt;dataset name&gt;.</summary>
     public string ArtifactsDirectory { get; }
@@ -47,10 +55,11 @@ public sealed class DatasetPipeline
     /// <param name="laterStages">Stages after Records, from assemblies Core does not reference (Training, Serving).</param>
     /// <param name="cache">The run-cache folder (--cache); null means $PIPELINE_CACHE, else artifacts/.cache; "off" turns it off.</param>
     /// <param name="part">This worker's share of the Records stage when it is spread over machines.</param>
+    /// <param name="overrides">Parameters set over dataset.json's (--set); the dataset it transfers from is opened without them.</param>
     public static DatasetPipeline Open(string repositoryRoot, string dataset, Action<string> log, string? artifactsRoot = null,
-        IEnumerable<StageFactory>? laterStages = null, string? cache = null, RecordsShare? part = null)
+        IEnumerable<StageFactory>? laterStages = null, string? cache = null, RecordsShare? part = null, IReadOnlyList<DatasetOverride>? overrides = null)
     {
-        var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot));
+        var definition = DatasetLoader.Load(DatasetLoader.Locate(dataset, repositoryRoot), overrides);
         var artifacts = Path.GetFullPath(Path.Combine(artifactsRoot ?? Path.Combine(repositoryRoot, "artifacts"), definition.Name));
         Directory.CreateDirectory(artifacts);
         var hashes = FileHashCache.Open(Path.Combine(artifacts, ".file-hashes.json"));
@@ -65,7 +74,7 @@ public sealed class DatasetPipeline
             new RecordsStage(definition, source, artifacts, downloads.Fetch, part),
             .. (laterStages ?? []).Select(create => create(context)).OfType<IStage>(),
         ];
-        return new DatasetPipeline(definition, artifacts, engine, runCache, stages, log,
+        return new DatasetPipeline(repositoryRoot, definition, artifacts, engine, runCache, stages, log,
             other => Open(repositoryRoot, other, log, artifactsRoot, laterStages, cache));
     }
 
@@ -119,7 +128,15 @@ public sealed class DatasetPipeline
                 _log(outcome.Ran
                     ? $"{Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
                     : Describe(outcome.StatusBefore));
+                if (outcome.Ran && LockFile.Load(Engine.LockPath).Find(step.Name) is { } entry)
+                {
+                    StageTimes.Write(ArtifactsDirectory, step.Name, new StageTimes.Entry(entry.Fingerprint, outcome.Elapsed.TotalSeconds, outcome.Restored));
+                }
                 outcomes.Add(outcome);
+            }
+            if (!options.Only && (options.Record || outcomes.Any(o => o.Ran)))
+            {
+                RecordUnderLock(name);
             }
         }
         finally
@@ -132,6 +149,29 @@ public sealed class DatasetPipeline
             }
         }
         return outcomes;
+    }
+
+    /// <summary>
+    /// Appends what the artifacts hold now, built up to <paramref name="target"/>, to the experiments log, when the chain
+    /// reaches Train (a run without a model has nothing to compare). For a build driven stage by stage (Cake runs each
+    /// with <see cref="BuildOptions.Only"/>), once at its end.
+    /// </summary>
+    /// <returns>The record, or null when the chain does not reach Train.</returns>
+    public ExperimentRecord? Record(string target)
+    {
+        using var held = Lock(_log);
+        return RecordUnderLock(Stage(target).Name);
+    }
+
+    private ExperimentRecord? RecordUnderLock(string target)
+    {
+        if (Chain(target).All(s => s.Name != "train"))
+        {
+            return null;
+        }
+        var record = ExperimentLog.Capture(this, target, RepositoryRoot);
+        Experiments.Append(record);
+        return record;
     }
 
     public IStage Stage(string name) =>

@@ -35,6 +35,10 @@ public sealed record DatasetDefinition
     [System.Text.Json.Serialization.JsonIgnore]
     public string DefinitionPath { get; init; } = "";
 
+    /// <summary>The values set from the command line (--set) over the file's, in the order given; empty for the file as it is.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<DatasetOverride> Overrides { get; init; } = [];
+
     /// <summary>
     /// Text (an origin, an error) with the paths inside the dataset's folder written relative to it: outputs must not
     /// depend on where the checkout is or which folder the build runs from.

@@ -48,7 +48,12 @@ public static partial class DatasetLoader
             $"no dataset named \"{nameOrPath}\" (looked for {candidates[1]} and datasets/{nameOrPath}/{FileName}); known datasets: {string.Join(", ", known)}");
     }
 
-    public static DatasetDefinition Load(string path)
+    /// <param name="path">The dataset.json file.</param>
+    /// <param name="overrides">
+    /// Values set from the command line instead of the file (--set), applied to the file's text before it is read, so
+    /// they are checked exactly as the file is; an error in one names the override instead of a line of the file.
+    /// </param>
+    public static DatasetDefinition Load(string path, IReadOnlyList<DatasetOverride>? overrides = null)
     {
         byte[] utf8;
         try
@@ -63,7 +68,23 @@ public static partial class DatasetLoader
         {
             utf8 = utf8[3..];
         }
+        overrides ??= [];
+        var original = new JsonSourceMap(path, utf8);
+        if (overrides.Count > 0 && original.Span("") is not null)
+        {
+            utf8 = DatasetEdit.Apply(utf8, path, overrides, DatasetEdit.Layout.SameLines);
+        }
         var map = new JsonSourceMap(path, utf8);
+        foreach (var o in overrides)
+        {
+            // What the override wrote: its value, or the outermost key it added (an unknown key is then its error too).
+            var written = o.Field;
+            for (var parent = JsonSourceMap.Parent(written); parent.Length > 0 && original.Span(parent) is null; parent = JsonSourceMap.Parent(parent))
+            {
+                written = parent;
+            }
+            map.Attribute(written, $"--set {o}");
+        }
 
         JsonNode? root;
         try
@@ -106,7 +127,7 @@ public static partial class DatasetLoader
         {
             throw new PipelineException("has both \"train\" and \"transfer\": a transfer dataset trains only its head, with the transfer section's parameters; remove \"train\"", map.LocateKey("train"));
         }
-        return definition with { Directory = Path.GetDirectoryName(Path.GetFullPath(path))!, DefinitionPath = Path.GetFullPath(path) };
+        return definition with { Directory = Path.GetDirectoryName(Path.GetFullPath(path))!, DefinitionPath = Path.GetFullPath(path), Overrides = overrides };
     }
 
     /// <summary>A value of the wrong kind, a null or a missing required key, said in the file's terms at the file's position.</summary>
@@ -228,6 +249,10 @@ public static partial class DatasetLoader
         Require(d.Records.JpegQuality is >= 1 and <= 100, "records.jpeg_quality", $"records.jpeg_quality is {d.Records.JpegQuality}; use 1 to 100");
         Require(d.Records.MaxImagePixels >= 1, "records.max_image_pixels", $"records.max_image_pixels is {d.Records.MaxImagePixels}; it must be positive");
         Require(d.Export.MinAccuracy is >= 0 and <= 1, "export.min_accuracy", $"export.min_accuracy is {Number(d.Export.MinAccuracy)}; use a fraction from 0 to 1");
+        Require(d.Export.Baseline is null || ExportParameters.Baselines.Contains(d.Export.Baseline), "export.baseline",
+            $"export.baseline is \"{d.Export.Baseline}\"; use {string.Join(" or ", ExportParameters.Baselines.Select(b => $"\"{b}\""))} (or leave it out for no baseline)");
+        Require(d.Export.MaxDrop is null or (>= 0 and <= 1), "export.max_drop", $"export.max_drop is {Number(d.Export.MaxDrop ?? 0)}; use a fraction from 0 to 1");
+        Require(d.Export.MaxDrop is null || d.Export.Baseline is not null, "export.max_drop", "export.max_drop is given without export.baseline; add \"baseline\": \"latest\" to compare with the newest exported version");
         Require(d.Smoke.Samples >= 1, "smoke.samples", $"smoke.samples is {d.Smoke.Samples}; check at least one image");
         Require(d.Smoke.AccuracyTolerance is >= 0 and <= 1, "smoke.accuracy_tolerance",
             "smoke.accuracy_tolerance and smoke.max_probability_difference are fractions from 0 to 1");

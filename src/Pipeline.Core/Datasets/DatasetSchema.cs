@@ -30,6 +30,7 @@ public static partial class DatasetSchema
         [typeof(OptimizerParameters).GetProperty(nameof(OptimizerParameters.Name))!] = OptimizerParameters.Names,
         [typeof(LearningRateParameters).GetProperty(nameof(LearningRateParameters.Schedule))!] = LearningRateParameters.Schedules,
         [typeof(RecordsParameters).GetProperty(nameof(RecordsParameters.OnBadImage))!] = RecordsParameters.BadImagePolicies,
+        [typeof(ExportParameters).GetProperty(nameof(ExportParameters.Baseline))!] = ExportParameters.Baselines,
     };
 
     /// <summary>The schema as text, indented, with a final newline: what datasets/dataset.schema.json holds.</summary>

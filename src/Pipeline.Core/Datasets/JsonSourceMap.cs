@@ -17,6 +17,8 @@ public sealed class JsonSourceMap
     private readonly Dictionary<string, int> _values = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _keys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _scalars = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _ends = new(StringComparer.Ordinal);
+    private readonly List<(int Start, int End, string Origin)> _origins = [];
     private (string Field, int Offset)? _duplicate;
 
     /// <param name="file">The file as messages name it.</param>
@@ -67,15 +69,47 @@ public sealed class JsonSourceMap
     /// <summary>The value's text as written (a string in quotes), or null for an object, an array or a field not in the file.</summary>
     public string? Scalar(string field) => _scalars.GetValueOrDefault(field);
 
+    /// <summary>The byte range [start, end) of the field's value in the file, or null when the file does not hold the field.</summary>
+    public (int Start, int End)? Span(string field) =>
+        _values.TryGetValue(field, out var start) && _ends.TryGetValue(field, out var end) ? (start, end) : null;
+
+    /// <summary>The keys of the object at <paramref name="field"/> as field paths, in the file's order.</summary>
+    public IReadOnlyList<string> Members(string field) =>
+        [.. _keys.Where(k => Parent(k.Key) == field && !k.Key.EndsWith(']')).OrderBy(k => k.Value).Select(k => k.Key)];
+
+    /// <summary>The byte offset of a key in the file, or null when the file does not hold it.</summary>
+    public int? KeyOffset(string field) => _keys.TryGetValue(field, out var offset) ? offset : null;
+
+    /// <summary>
+    /// Says that a key and its value did not come from the file but from somewhere else (a --set override): a location
+    /// inside them is then that origin instead of a line and column that are not in any file.
+    /// </summary>
+    public void Attribute(string field, string origin)
+    {
+        if (Span(field) is { } span)
+        {
+            _origins.Add((Math.Min(span.Start, _keys.GetValueOrDefault(field, span.Start)), span.End, origin));
+        }
+    }
+
     /// <summary>"file:line:col" of a 0-based line and byte position in it, as System.Text.Json's errors give them.</summary>
     public string At(long zeroBasedLine, long bytePositionInLine)
     {
+        var offset = zeroBasedLine < _lineStarts.Count ? _lineStarts[(int)zeroBasedLine] + bytePositionInLine : -1;
+        if (_origins.FirstOrDefault(o => offset >= o.Start && offset <= o.End) is { Origin: { } origin })
+        {
+            return origin;
+        }
         var (line, column) = JsonErrors.Position(_utf8, zeroBasedLine, bytePositionInLine);
         return $"{_file}:{line}:{column}";
     }
 
     private string At(int offset)
     {
+        if (_origins.FirstOrDefault(o => offset >= o.Start && offset < o.End) is { Origin: { } origin })
+        {
+            return origin;
+        }
         var line = _lineStarts.BinarySearch(offset);
         if (line < 0)
         {
@@ -105,7 +139,7 @@ public sealed class JsonSourceMap
                     continue;
                 case JsonTokenType.EndObject:
                 case JsonTokenType.EndArray:
-                    open.Pop();
+                    _ends[open.Pop().Path] = (int)reader.BytesConsumed;
                     continue;
             }
             string path;
@@ -131,6 +165,7 @@ public sealed class JsonSourceMap
             else
             {
                 _scalars[path] = Encoding.UTF8.GetString(_utf8, offset, (int)(reader.BytesConsumed - offset));
+                _ends[path] = (int)reader.BytesConsumed;
             }
         }
     }
@@ -138,7 +173,7 @@ public sealed class JsonSourceMap
     private static string Join(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
 
     /// <summary>"a.b[2]" → "a.b" → "a" → "".</summary>
-    private static string Parent(string path)
+    public static string Parent(string path)
     {
         var cut = Math.Max(path.LastIndexOf('.'), path.LastIndexOf('['));
         return cut < 0 ? "" : path[..cut];

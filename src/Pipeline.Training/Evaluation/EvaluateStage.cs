@@ -13,7 +13,7 @@ namespace Pipeline.Training.Evaluation;
 /// Measures the trained model on every example of the test split: eval/metrics.json, eval/curves.png (loss and
 /// accuracy against step) and eval/confusion.png, and a short summary for the person at the terminal.
 /// </summary>
-public sealed class EvaluateStage : IStage
+public sealed class EvaluateStage : IStage, IReportsMetrics
 {
     public const string Output = "eval";
     public const string MetricsName = "metrics.json";
@@ -50,6 +50,28 @@ public sealed class EvaluateStage : IStage
                 ["dataset"] = _context.Dataset.Name,
             },
             [Output]);
+    }
+
+    /// <summary>From eval/metrics.json: accuracy, top-5 accuracy, mean loss, the split and its size.</summary>
+    public JsonObject? Metrics()
+    {
+        try
+        {
+            var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(_context.ArtifactsDirectory, Output, MetricsName))) as JsonObject;
+            var figures = new JsonObject();
+            foreach (var key in new[] { "accuracy", "top5_accuracy", "loss", "split", "examples" })
+            {
+                if (metrics?[key] is { } value)
+                {
+                    figures[key] = value.DeepClone();
+                }
+            }
+            return figures;
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
     }
 
     public void Run(StageRun run) => EvaluateRunner.Run(_context, run, TrainFolder, RecordsFolder,

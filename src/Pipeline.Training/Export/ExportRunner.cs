@@ -28,6 +28,9 @@ internal static class ExportRunner
                 DisplayPath.FromCurrentDirectory(stage.MetricsPath));
         }
 
+        var live = Path.Combine(context.ArtifactsDirectory, ExportStage.Output);
+        CheckBaseline(context, live, accuracy, metrics["split"]?.ToString(), stage.MetricsPath, run.Log);
+
         var trained = TrainedModel.Read(stage.TrainFolder);
         var labels = LabelSet.Read(stage.LabelsPath);
         if (!labels.Labels.SequenceEqual(trained.Classes))
@@ -72,7 +75,6 @@ internal static class ExportRunner
         files[ModelCard.WeightsFile] = File.ReadAllBytes(safetensors);
         File.Delete(safetensors);
 
-        var live = Path.Combine(context.ArtifactsDirectory, ExportStage.Output);
         var output = run.PathOf(ExportStage.Output);
         Directory.CreateDirectory(output);
         var versions = ExportedModel.Versions(live);
@@ -127,6 +129,49 @@ internal static class ExportRunner
     }
 
     private static string Name(int version) => version.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// export.baseline "latest": the model must not be more than export.max_drop below the accuracy of the version
+    /// served now (its model card's), as TFX's Evaluator compares a candidate with the blessed baseline. The first
+    /// export has no baseline.
+    /// </summary>
+    private static void CheckBaseline(StageContext context, string live, double accuracy, string? split, string metricsPath, Action<string> log)
+    {
+        if (context.Dataset.Export.Baseline != "latest" || ExportedModel.Latest(live) is not { } version)
+        {
+            return;
+        }
+        var cardPath = Path.Combine(live, Name(version), ModelCard.FileName);
+        JsonObject metrics;
+        try
+        {
+            metrics = ModelCard.Read(Path.Combine(live, Name(version))).Metrics;
+        }
+        catch (PipelineException e)
+        {
+            throw new PipelineException($"export.baseline is \"latest\", but version {version}'s model card cannot be read ({e.Problem}); "
+                + $"delete export/{version} if it is damaged, or remove export.baseline", DisplayPath.FromCurrentDirectory(cardPath), e);
+        }
+        if (metrics["accuracy"] is not JsonValue value || !value.TryGetValue<double>(out var baseline))
+        {
+            throw new PipelineException($"export.baseline is \"latest\", but version {version}'s model card has no accuracy; delete export/{version} if it is damaged, or remove export.baseline",
+                DisplayPath.FromCurrentDirectory(cardPath));
+        }
+        var baselineSplit = metrics["split"]?.ToString();
+        var maxDrop = context.Dataset.Export.MaxDrop ?? 0;
+        var drop = baseline - accuracy;
+        // Rounded as printed: a drop shown as 0.0020 with max_drop 0.002 passes.
+        if (Math.Round(drop, 6) > maxDrop)
+        {
+            throw new PipelineException(
+                $"accuracy {accuracy:0.0000} on the {split} split is {drop:0.0000} below {baseline:0.0000}, version {version}'s "
+                + $"(the latest export{(baselineSplit is not null && baselineSplit != split ? $", measured on the {baselineSplit} split" : "")}), "
+                + $"more than export.max_drop {maxDrop:0.####} allows: the model is not exported and export/latest stays {version}. "
+                + "Train better, or raise export.max_drop if the drop is acceptable",
+                DisplayPath.FromCurrentDirectory(metricsPath));
+        }
+        log($"  baseline: accuracy {accuracy:0.0000} against version {version}'s {baseline:0.0000} (export.max_drop {maxDrop:0.####})");
+    }
 
     /// <summary>The evaluated figures the card carries, from eval/metrics.json.</summary>
     private static JsonObject ReadMetrics(string path)

@@ -17,7 +17,7 @@ namespace Pipeline.Training.Train;
 /// must survive a killed run to be resumed from. Declare() touches no TorchSharp type, so Cake's process can
 /// check freshness without loading libtorch.
 /// </remarks>
-public sealed class TrainStage : IStage, IResumable
+public sealed class TrainStage : IStage, IResumable, IReportsMetrics
 {
     public const string Output = "train";
 
@@ -55,4 +55,27 @@ public sealed class TrainStage : IStage, IResumable
     }
 
     public void Run(StageRun run) => TrainRunner.Run(_context, run, RecordsFolder, LabelsPath);
+
+    public JsonObject? Metrics() => LastEvaluation(Path.Combine(_context.ArtifactsDirectory, Output));
+
+    /// <summary>The last row of train/history.json as metrics (train and train-time evaluation loss and accuracy); null without one.</summary>
+    internal static JsonObject? LastEvaluation(string trainFolder)
+    {
+        try
+        {
+            var last = HistoryJson.Read(Path.Combine(trainFolder, TrainedModel.HistoryName)).LastOrDefault();
+            return last is null ? null : new JsonObject
+            {
+                ["eval_accuracy"] = last.EvalAccuracy,
+                ["eval_loss"] = last.EvalLoss,
+                ["train_accuracy"] = last.TrainAccuracy,
+                ["train_loss"] = last.TrainLoss,
+                ["steps"] = last.Step,
+            };
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
+    }
 }

@@ -14,7 +14,7 @@ namespace Pipeline.Training.Transfer;
 /// stage's output, retrain.py's way, and with transfer.fine_tune the backbone's last block after it. Writes what
 /// <see cref="TrainStage"/> writes (train/model.bin, model.json, history.json), so the stages after it take either.
 /// </summary>
-public sealed class HeadTrainStage : IStage
+public sealed class HeadTrainStage : IStage, IReportsMetrics
 {
     private readonly StageContext _context;
 
@@ -45,4 +45,6 @@ public sealed class HeadTrainStage : IStage
     }
 
     public void Run(StageRun run) => HeadTrainer.Run(_context, run, BottlenecksFolder, LabelsPath);
+
+    public JsonObject? Metrics() => TrainStage.LastEvaluation(Path.Combine(_context.ArtifactsDirectory, TrainStage.Output));
 }
