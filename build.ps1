@@ -18,7 +18,8 @@ Usage: ./build.ps1 [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=
                   [--set=FIELD=VALUE ...] [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
-                     Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
+                     Release (the chain, then a release bundle), Report (the chain up to Evaluate, then
+                     artifacts/<dataset>/report/index.html), Status (what is fresh or stale, and why),
                      Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh

@@ -12,7 +12,8 @@ Usage: ./build.sh [--target=NAME] [--dataset=NAME|PATH] [--force] [--verbosity=L
                   [--set=FIELD=VALUE ...] [--shard-index=I --shard-count=N]
 
   --target=NAME      Labels, Records, Bottlenecks, Train, Evaluate, Export, SmokePredict (default: the whole chain),
-                     Release (the chain, then a release bundle), Status (what is fresh or stale, and why),
+                     Release (the chain, then a release bundle), Report (the chain up to Evaluate, then
+                     artifacts/<dataset>/report/index.html), Status (what is fresh or stale, and why),
                      Test (the test suite), Clean (remove outputs)
   --dataset=NAME     a dataset under datasets/ or a path to a dataset folder or dataset.json (default: fashion-mnist)
   --force            re-run the target stage even if it is fresh
@@ -203,6 +204,17 @@ if [ "$target" = "Test" ]; then
   fi
   # The test fails, rather than skips, without nginx.
   export PIPELINE_REQUIRE_NGINX=1
+  # Chromium, the real browser the report is checked in (headless: the page's DOM, a screenshot, its console).
+  if ! command -v chromium >/dev/null 2>&1; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: installing chromium for the report test (run headless by the test)"
+      apt_install --no-install-recommends chromium
+    else
+      echo "build.sh: the tests need chromium (the report test); install it with: sudo apt-get install chromium" >&2
+      exit 1
+    fi
+  fi
+  export PIPELINE_REQUIRE_CHROMIUM=1
 fi
 
 # --- the Cake runner (pinned in .config/dotnet-tools.json) -------------------------------------------------

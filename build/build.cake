@@ -24,12 +24,12 @@ var root = MakeAbsolute(Directory("..")).FullPath;
 Context.Environment.WorkingDirectory = root;
 
 var stages = Chain.Targets;
-string[] others = ["Release", "Status", "Test", "Clean"];
+string[] others = ["Release", "Report", "Status", "Test", "Clean"];
 target = stages.Concat(others).FirstOrDefault(t => t.Equals(target, StringComparison.OrdinalIgnoreCase))
     ?? throw new Exception($"Unknown target \"{target}\"; targets: {string.Join(", ", stages.Concat(others))}");
 RecordsShare.RequireRecordsTarget(part, target);
-// Release builds the whole chain first.
-var lastStage = target == "Release" ? stages[^1] : target;
+// Release builds the whole chain first; Report, the chain up to Evaluate.
+var lastStage = target == "Release" ? stages[^1] : target == "Report" ? "Evaluate" : target;
 var building = stages.Contains(lastStage) ? stages.Take(stages.ToList().IndexOf(lastStage) + 1).ToList() : [];
 
 DatasetPipeline pipeline = null;
@@ -115,6 +115,9 @@ if (building.Contains("Bottlenecks") && Pipeline().Upstream is { } upstream)
 // Not a stage: the bundle holds the lock file, which a stage's own entry would change. Always rewritten (it is cheap).
 Task("Release").IsDependentOn(stages[^1]).Does(() => RunPipeline("Release", dataset, "release"));
 
+// The report page (artifacts/<dataset>/report/index.html), after the chain up to Evaluate; a build that ran a stage writes it too.
+Task("Report").IsDependentOn("Build").Does(() => RunPipeline("Report", dataset, "report"));
+
 Task("Status").Does(() => Console.Write(StatusTable.Render(Pipeline())));
 
 // Build, check the style (.editorconfig), then test the build: a style slip fails in about a minute, before the tests.
@@ -152,11 +155,15 @@ Task("Clean").Does(() =>
 
 // Cake refuses to skip the task it was asked for, so stage targets run through this aggregate. A build that ran a
 // stage and reached Train is recorded as a run (what `pipeline exp show` lists), as `pipeline run` records its own.
-Task("Build").IsDependentOn(target).Does(() =>
+Task("Build").IsDependentOn(stages.Contains(lastStage) ? lastStage : target).Does(() =>
 {
     if (ranStages && part is null && Pipeline().Record(lastStage) is { } run)
     {
         Information($"Recorded as run {run.Id} (build/.bin/pipeline exp show --dataset {Pipeline().Dataset.Name})");
+        if (building.Contains("Evaluate") && target != "Report")
+        {
+            RunPipeline("Report", dataset, "report");
+        }
     }
 });
 RunTarget(stages.Contains(target) ? "Build" : target);

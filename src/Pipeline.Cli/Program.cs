@@ -26,6 +26,7 @@ public static class Program
         root.Subcommands.Add(ExperimentCommand.Diff("metrics"));
         root.Subcommands.Add(ExperimentCommand.Diff("params"));
         root.Subcommands.Add(DagCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
         return root;
     }
 }

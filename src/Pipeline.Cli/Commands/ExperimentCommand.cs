@@ -62,6 +62,10 @@ internal static class ExperimentCommand
                 records.Add(record);
                 Console.WriteLine($"== run {i + 1} of {pipelines.Count} is {record.Id}: {Figures(record)}");
             }
+            if (pipelines[^1].Chain(stage).Any(s => s.Name == "evaluate"))
+            {
+                ReportCommand.Write(pipelines[^1]);
+            }
             if (records.Count > 1)
             {
                 var runs = Runs(pipelines[^1]);

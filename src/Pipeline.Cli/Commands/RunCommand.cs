@@ -39,7 +39,11 @@ internal static class RunCommand
             var target = pipeline.Stage(parse.GetValue(stage)!).Name;
             RecordsShare.RequireRecordsTarget(part, target);
             // With --only the caller (Cake) has already said why the stage runs; the check is repeated under the lock.
-            pipeline.Build(target, new BuildOptions { Force = parse.GetValue(force), Only = parse.GetValue(only), Cancellation = cancel.Token });
+            var outcomes = pipeline.Build(target, new BuildOptions { Force = parse.GetValue(force), Only = parse.GetValue(only), Cancellation = cancel.Token });
+            if (!parse.GetValue(only) && part is null)
+            {
+                ReportCommand.AfterBuild(pipeline, target, outcomes);
+            }
             return 0;
         }));
         return command;

@@ -237,6 +237,24 @@ public sealed partial class RunCache
             : [];
     }
 
+    /// <summary>
+    /// The local cache's own copy of one output file of a stored run (read it, never write it), or null when the
+    /// local cache has no such run or file: how a report reads an earlier run's history without restoring it.
+    /// </summary>
+    public string? StoredOutput(string stage, string fingerprint, string relative)
+    {
+        try
+        {
+            return ReadEntry(EntryPath(stage, fingerprint))?.GetValueOrDefault(relative) is { } hash && hash != FolderMarker && File.Exists(ObjectPath(hash))
+                ? ObjectPath(hash)
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     private string EntryPath(string stage, string fingerprint) => Path.Combine(Directory, "entries", stage, $"{fingerprint}.json");
 
     private string ObjectPath(string hash) => Path.Combine(Directory, "objects", hash[..2], hash);

@@ -126,6 +126,10 @@ public static class ExperimentTables
         return Aligned(rows);
     }
 
+    /// <summary>A figure as the tables print it: a count (steps, examples) as a whole number, anything else with four decimals.</summary>
+    public static string ShowMetric(string name, JsonNode? node) =>
+        !IsQuality(name) && IsWhole(node) ? Whole(ExperimentRecord.Number(node)) : ExperimentRuns.Show(ExperimentRecord.Number(node));
+
     /// <summary>Whether a figure is written as a whole number (a count of steps or examples), or absent.</summary>
     private static bool IsWhole(JsonNode? node) => node is null || (ExperimentRecord.Number(node) is not null && !node.ToJsonString().Any(c => c is '.' or 'e' or 'E'));
 

@@ -27,20 +27,25 @@ internal static class EvaluateRunner
 
         var weights = Path.Combine(trainFolder, TrainedModel.WeightsName);
         ClassificationMetrics metrics;
+        var mistakes = new Mistakes();
+        System.Text.Json.Nodes.JsonObject mistakesJson;
         if (Transfer.TransferHead.IsTransfer(card.Architecture))
         {
             // The backbone is frozen and its bottlenecks cached: measuring the head on them is measuring the model.
             metrics = MeasureHead(weights, labels.Count, Transfer.HeadTrainer.ReadSplit(bottlenecksFolder, split, labels));
+            mistakesJson = new() { ["split"] = split, ["mistakes"] = new System.Text.Json.Nodes.JsonArray(), ["note"] = "a transferred head is measured on bottlenecks, without the images" };
         }
         else
         {
             var data = new RecordPipeline(records.ShardPaths(split), card.Input,
                 new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
-            metrics = Measure(card, weights, labels.Count, data, run.Cancellation);
+            metrics = Measure(card, weights, labels.Count, data, run.Cancellation, mistakes);
+            mistakesJson = mistakes.ToJson(data.EpochOrder(0, shuffle: false, run.Cancellation), labels.Labels, split);
         }
 
         var folder = run.PathOf(EvaluateStage.Output);
         Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, Mistakes.FileName), CanonicalJson.Serialize(mistakesJson, indented: true));
         var extra = new System.Text.Json.Nodes.JsonObject
         {
             ["split"] = split,
@@ -78,7 +83,8 @@ internal static class EvaluateRunner
     }
 
     /// <summary>Runs the saved model over every example of the split and accumulates its predictions.</summary>
-    public static ClassificationMetrics Measure(TrainedModel card, string weights, int classes, RecordPipeline data, CancellationToken cancellation)
+    /// <param name="mistakes">Also collects the most confidently wrong examples, when given.</param>
+    public static ClassificationMetrics Measure(TrainedModel card, string weights, int classes, RecordPipeline data, CancellationToken cancellation, Mistakes? mistakes = null)
     {
         var architecture = new TrainParameters { Model = card.Architecture, Channels = card.Channels, InputSize = card.InputSize };
         using var model = ModelFactory.Create(architecture, classes);
@@ -94,6 +100,7 @@ internal static class EvaluateRunner
                 var (images, _) = batch.ToTensors();
                 var logits = model.forward(images).contiguous().data<float>().ToArray();
                 accumulator.Add(logits, batch.Labels.AsSpan(0, batch.Count));
+                mistakes?.Add(logits, batch.Labels.AsSpan(0, batch.Count));
             }
         }
         return accumulator.Compute();

@@ -10,8 +10,9 @@ using Pipeline.Training.Train;
 namespace Pipeline.Training.Evaluation;
 
 /// <summary>
-/// Measures the trained model on every example of the test split: eval/metrics.json, eval/curves.png (loss and
-/// accuracy against step) and eval/confusion.png, and a short summary for the person at the terminal.
+/// Measures the trained model on every example of the test split: eval/metrics.json, eval/mistakes.json (the most
+/// confidently wrong examples, with their images, for the report), eval/curves.png (loss and accuracy against step)
+/// and eval/confusion.png, and a short summary for the person at the terminal.
 /// </summary>
 public sealed class EvaluateStage : IStage, IReportsMetrics
 {
@@ -27,7 +28,8 @@ public sealed class EvaluateStage : IStage, IReportsMetrics
 
     public string Name => Outputs.Stage;
 
-    public int ImplementationVersion => 1;
+    /// <summary>2: eval/mistakes.json, the most confidently wrong examples with their images, for the report.</summary>
+    public int ImplementationVersion => 2;
 
     private string TrainFolder => Path.Combine(_context.ArtifactsDirectory, TrainStage.Output);
 
