@@ -50,6 +50,10 @@ internal static class ExperimentCommand
             // Every run's parameters are checked before the first one builds: a bad third value must not cost two trainings.
             var pipelines = grid.Select(overrides => Chain.Open(repositoryRoot, parse.GetValue(dataset)!, Console.WriteLine, artifactsRoot, parse.GetValue(cache), overrides: overrides)).ToList();
             var stage = pipelines[0].Stage(parse.GetValue(target)!).Name;
+            if (pipelines[0].Chain(stage).All(s => s.Name != "train"))
+            {
+                throw new PipelineException($"--target {stage} stops before Train, and a run is what a model was trained from: give --target train or a later stage");
+            }
             var records = new List<ExperimentRecord>();
             for (var i = 0; i < pipelines.Count; i++)
             {
@@ -57,8 +61,7 @@ internal static class ExperimentCommand
                 var label = pipeline.Dataset.Overrides.Count == 0 ? "dataset.json as it is" : string.Join(" ", pipeline.Dataset.Overrides);
                 Console.WriteLine($"== run {i + 1} of {pipelines.Count}: {label}");
                 pipeline.Build(stage, new BuildOptions { Record = true, Cancellation = cancel.Token });
-                var record = pipeline.Experiments.Read().LastOrDefault()
-                    ?? throw new PipelineException($"the build of {stage} was not recorded: the chain must reach Train (--target train or later)");
+                var record = pipeline.Experiments.Read().Last();
                 records.Add(record);
                 Console.WriteLine($"== run {i + 1} of {pipelines.Count} is {record.Id}: {Figures(record)}");
             }

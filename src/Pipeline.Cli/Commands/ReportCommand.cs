@@ -40,7 +40,15 @@ internal static class ReportCommand
     {
         if (outcomes.Any(o => o.Ran) && pipeline.Chain(target).Any(s => s.Name == "evaluate"))
         {
-            Write(pipeline);
+            // The build itself succeeded: a report that cannot be written is a warning, not a failed build.
+            try
+            {
+                Write(pipeline);
+            }
+            catch (Exception e) when (e is PipelineException or IOException or UnauthorizedAccessException)
+            {
+                Console.WriteLine($"warning: the report was not written: {e.Message}");
+            }
         }
     }
 }

@@ -84,6 +84,9 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Equal(["error: --set train.batch_size=0: train.batch_size is 0; it must be at least 1"], result.ErrorLines);
         Assert.False(Directory.Exists(_dir.Combine($"artifacts/{_dataset}/records")));
+        Assert.Equal(["error: --target records stops before Train, and a run is what a model was trained from: give --target train or a later stage"],
+            Pipeline("exp", "run", "--target", "records", "-S", "train.batch_size=8").ErrorLines);
+        Assert.False(Directory.Exists(_dir.Combine($"artifacts/{_dataset}/records")));
         Assert.Contains("a grid of builds runs with `pipeline exp run",
             Assert.Single(Pipeline("run", "train", "--set", "train.batch_size=8,16").ErrorLines), StringComparison.Ordinal);
     }

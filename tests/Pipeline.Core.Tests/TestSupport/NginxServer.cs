@@ -85,7 +85,8 @@ public sealed class NginxServer : IDisposable
         {
             return;
         }
-        foreach (var worker in Children(_master.Id))
+        var workers = Children(_master.Id).ToList();
+        foreach (var worker in workers)
         {
             try
             {
@@ -101,11 +102,32 @@ public sealed class NginxServer : IDisposable
             _master.Kill();
         }
         _master.WaitForExit();
+        // A killed worker holds the listening socket until the kernel has torn it down, and a loaded machine takes its
+        // time: wait until each is gone, so that "killed" means no request is answered any more.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (workers.Any(w => Directory.Exists($"/proc/{w}") && !IsZombie(w)) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
         _master.Dispose();
         _master = null;
     }
 
     public void Dispose() => Kill();
+
+    /// <summary>Whether the process has exited and only waits to be reaped (state Z), holding nothing.</summary>
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            return text[(text.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
 
     public static IEnumerable<int> Children(int parent)
     {
