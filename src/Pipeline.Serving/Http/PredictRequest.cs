@@ -4,14 +4,28 @@ using Pipeline.Core.Engine;
 namespace Pipeline.Serving.Http;
 
 /// <summary>
-/// A predict request body in TensorFlow Serving's and Cloud ML Engine's JSON form:
-/// <c>{"instances": [{"image_bytes": {"b64": "..."}}, ...]}</c>, or instances that are <c>{"b64": "..."}</c> themselves.
+/// A predict (or classify) request body in TensorFlow Serving's and Cloud ML Engine's JSON forms: the row form
+/// <c>{"instances": [{"image_bytes": {"b64": "..."}, "key": 7}, ...]}</c> (an instance may also be <c>{"b64": "..."}</c>
+/// itself, and its optional "key" comes back with its prediction, as Cloud ML Engine's batch prediction does), the
+/// columnar form <c>{"inputs": {"image_bytes": [{"b64": "..."}, ...], "key": [...]}}</c> or <c>{"inputs": [...]}</c>,
+/// and for classify <c>{"examples": [...]}</c>; "signature_name", when given, must be "serving_default".
 /// </summary>
 public static class PredictRequest
 {
+    /// <summary>The one signature an export has, as TF Serving names its default.</summary>
+    public const string Signature = "serving_default";
+
+    /// <summary>What a request holds: each instance's image bytes and key (null without one), and whether it came columnar.</summary>
+    public sealed record Parsed(IReadOnlyList<byte[]> Images, IReadOnlyList<JsonElement?> Keys, bool Columnar);
+
     /// <summary>Decodes the instances' image bytes.</summary>
     /// <exception cref="BadRequestException">The body is not such a request; the message names the field.</exception>
-    public static IReadOnlyList<byte[]> Parse(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes)
+    public static IReadOnlyList<byte[]> Parse(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes) => Read(body, maxInstances, maxImageBytes).Images;
+
+    /// <summary>Reads a request in any of the forms above.</summary>
+    /// <param name="rows">The field holding the instances in the row form: "instances" for predict, "examples" for classify.</param>
+    /// <exception cref="BadRequestException">The body is not such a request; the message names the field.</exception>
+    public static Parsed Read(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes, string rows = "instances")
     {
         JsonDocument document;
         try
@@ -27,34 +41,106 @@ public static class PredictRequest
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                throw new BadRequestException($"the body is a JSON {Kind(root)}; send an object: {{\"instances\": [{{\"image_bytes\": {{\"b64\": \"...\"}}}}]}}");
+                throw new BadRequestException($"the body is a JSON {Kind(root)}; send an object: {{\"{rows}\": [{{\"image_bytes\": {{\"b64\": \"...\"}}}}]}}");
             }
-            if (!root.TryGetProperty("instances", out var instances))
+            if (root.TryGetProperty("signature_name", out var signature)
+                && (signature.ValueKind != JsonValueKind.String || signature.GetString() is not (Signature or "")))
             {
-                throw new BadRequestException("missing field \"instances\": send {\"instances\": [{\"image_bytes\": {\"b64\": \"...\"}}]}");
+                throw new BadRequestException($"signature_name {signature.GetRawText()} is not a signature of this model; its one signature is \"{Signature}\"");
             }
-            if (instances.ValueKind != JsonValueKind.Array)
+            var hasRows = root.TryGetProperty(rows, out var instances);
+            var hasColumns = root.TryGetProperty("inputs", out var inputs);
+            if (hasRows && hasColumns)
             {
-                throw new BadRequestException($"\"instances\" is a JSON {Kind(instances)}; it must be a list of instances");
+                throw new BadRequestException($"the body has both \"{rows}\" (the row form) and \"inputs\" (the columnar form); send one of them");
             }
-            var count = instances.GetArrayLength();
-            if (count == 0)
+            if (!hasRows && !hasColumns)
             {
-                throw new BadRequestException("\"instances\" is empty; send at least one image");
+                throw new BadRequestException($"missing field \"{rows}\": send {{\"{rows}\": [{{\"image_bytes\": {{\"b64\": \"...\"}}}}]}} (or the columnar {{\"inputs\": ...}})");
             }
-            if (count > maxInstances)
+            var keys = new List<JsonElement?>();
+            var images = new List<byte[]>();
+            if (hasRows)
             {
-                throw new BadRequestException($"too many instances: {count}; at most {maxInstances} per request");
+                var index = 0;
+                foreach (var instance in Items(instances, rows, maxInstances))
+                {
+                    var where = $"{rows}[{index++}]";
+                    images.Add(Image(instance, where, maxImageBytes));
+                    keys.Add(instance.ValueKind == JsonValueKind.Object && instance.TryGetProperty("key", out var key) ? Key(key, $"{where}.key") : null);
+                }
+                return new Parsed(images, keys, Columnar: false);
             }
-            var images = new List<byte[]>(count);
-            var index = 0;
-            foreach (var instance in instances.EnumerateArray())
+            if (inputs.ValueKind == JsonValueKind.Array)
             {
-                images.Add(Image(instance, $"instances[{index++}]", maxImageBytes));
+                // One input, so its name may be left out: "inputs" is the list of its values.
+                var index = 0;
+                foreach (var value in Items(inputs, "inputs", maxInstances))
+                {
+                    images.Add(Image(value, $"inputs[{index++}]", maxImageBytes));
+                    keys.Add(null);
+                }
+                return new Parsed(images, keys, Columnar: true);
             }
-            return images;
+            if (inputs.ValueKind != JsonValueKind.Object)
+            {
+                throw new BadRequestException($"\"inputs\" is a JSON {Kind(inputs)}; send {{\"inputs\": {{\"image_bytes\": [{{\"b64\": \"...\"}}]}}}} or {{\"inputs\": [...]}}");
+            }
+            foreach (var input in inputs.EnumerateObject())
+            {
+                if (input.Name is not ("image_bytes" or "key"))
+                {
+                    throw new BadRequestException($"inputs has no input \"{input.Name}\": this model's inputs are \"image_bytes\" (and an optional \"key\")");
+                }
+            }
+            if (!inputs.TryGetProperty("image_bytes", out var column))
+            {
+                throw new BadRequestException("inputs lacks \"image_bytes\": send {\"inputs\": {\"image_bytes\": [{\"b64\": \"...\"}]}}");
+            }
+            var position = 0;
+            foreach (var value in Items(column, "inputs.image_bytes", maxInstances))
+            {
+                images.Add(Image(value, $"inputs.image_bytes[{position++}]", maxImageBytes));
+            }
+            if (inputs.TryGetProperty("key", out var keyColumn))
+            {
+                if (keyColumn.ValueKind != JsonValueKind.Array || keyColumn.GetArrayLength() != images.Count)
+                {
+                    throw new BadRequestException($"inputs.key must be a list of {images.Count} keys, one per image");
+                }
+                keys.AddRange(keyColumn.EnumerateArray().Select((k, i) => (JsonElement?)Key(k, $"inputs.key[{i}]")));
+            }
+            else
+            {
+                keys.AddRange(images.Select(_ => (JsonElement?)null));
+            }
+            return new Parsed(images, keys, Columnar: true);
         }
     }
+
+    /// <summary>A list's items, refused when it is not a list, is empty or is longer than allowed.</summary>
+    private static JsonElement.ArrayEnumerator Items(JsonElement list, string field, int maxInstances)
+    {
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw new BadRequestException($"\"{field}\" is a JSON {Kind(list)}; it must be a list of instances");
+        }
+        var count = list.GetArrayLength();
+        if (count == 0)
+        {
+            throw new BadRequestException($"\"{field}\" is empty; send at least one image");
+        }
+        if (count > maxInstances)
+        {
+            throw new BadRequestException($"too many instances: {count}; at most {maxInstances} per request");
+        }
+        return list.EnumerateArray();
+    }
+
+    /// <summary>A key is a string or a number, returned as given; anything else is the client's mistake.</summary>
+    private static JsonElement Key(JsonElement key, string field) => key.ValueKind is JsonValueKind.String or JsonValueKind.Number
+        ? key.Clone()
+        : throw new BadRequestException($"{field} is a JSON {Kind(key)}; a key is a string or a number");
 
     private static byte[] Image(JsonElement instance, string where, long maxImageBytes)
     {

@@ -17,7 +17,8 @@ namespace Pipeline.Serving.Http;
 
 /// <summary>
 /// The REST prediction server, in TensorFlow Serving's conventions: POST /v1/models/NAME:predict, GET /v1/models/NAME
-/// (version and state), GET /v1/models/NAME/metadata (the model card) and GET /healthz. Client mistakes get a 4xx with
+/// (version and state), GET /v1/models/NAME/metadata (the model card), GET /healthz and GET
+/// /monitoring/prometheus/metrics (<see cref="ServerMetrics"/>). Client mistakes get a 4xx with
 /// {"error": "..."} that says what is wrong; only a fault of the server itself is a 500.
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
@@ -27,9 +28,13 @@ public sealed class PredictionServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrencyLimiter _decoding;
 
-    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Uri address)
+    private readonly Drain _drain;
+    private int _disposed;
+
+    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Drain drain, Uri address)
     {
         _app = app;
+        _drain = drain;
         _decoding = decoding;
         Address = address;
     }
@@ -75,6 +80,17 @@ public sealed class PredictionServer : IAsyncDisposable
             };
         });
         var app = builder.Build();
+        var metrics = new ServerMetrics();
+        var version = classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        metrics.Loaded(options.Name, version, ok: true);
+        // First, so that the rate limiter's 503s and the fallback's 404s are counted as well.
+        app.Use((context, next) => metrics.Observe(context, () => next(context), options.Name, version));
+        // The host stops on Ctrl+C and SIGTERM (docker stop, systemd) by refusing new connections and finishing the
+        // requests in flight; the drain says how many, in the log.
+        var drain = new Drain(log ?? (_ => { }));
+        app.Use((context, next) => drain.Track(() => next(context)));
+        app.Lifetime.ApplicationStopping.Register(drain.Stopping);
+        app.Lifetime.ApplicationStopped.Register(drain.Stopped);
         app.UseRateLimiter();
         // Large requests take turns decoding, by pixels: see ServerOptions.SmallRequestPixels.
         var decoding = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
@@ -85,26 +101,35 @@ public sealed class PredictionServer : IAsyncDisposable
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
-        var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }));
+        var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }), metrics);
         // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
         string[] read = [HttpMethods.Get, HttpMethods.Head];
         app.MapPost("/v1/models/{target}", handler.PredictAsync).RequireRateLimiting(PredictPolicy);
         app.MapMethods("/v1/models/{name}", read, handler.Status);
         app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
+        app.MapMethods(ServerMetrics.Path, read, metrics.Write);
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
         // Routing would answer a known path with the wrong method 405, but the fallback matches every method first.
         app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PredictionServer(app, decoding, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        return new PredictionServer(app, decoding, drain, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
+
+    /// <summary>Requests being answered now.</summary>
+    internal int InFlight => _drain.InFlight;
 
     /// <summary>Completes when the server stops (Ctrl+C or <see cref="DisposeAsync"/>).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellation = default) => _app.WaitForShutdownAsync(cancellation);
 
+    /// <summary>Stops as on SIGTERM (the requests in flight finish first), then frees the server; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _decoding.Dispose();
@@ -120,6 +145,7 @@ public sealed class PredictionServer : IAsyncDisposable
     private sealed class RequestHandler
     {
         private const string PredictSuffix = ":predict";
+        private const string ClassifySuffix = ":classify";
 
         private readonly OnnxClassifier _classifier;
         private readonly ServerOptions _options;
@@ -129,8 +155,11 @@ public sealed class PredictionServer : IAsyncDisposable
         /// <summary>Large requests in flight: decoding, or waiting for their turn while they hold a predict slot.</summary>
         private int _largeRequests;
 
-        public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log)
+        private readonly ServerMetrics _metrics;
+
+        public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log, ServerMetrics metrics)
         {
+            _metrics = metrics;
             _classifier = classifier;
             _options = options;
             _decoding = decoding;
@@ -139,13 +168,14 @@ public sealed class PredictionServer : IAsyncDisposable
 
         public async Task<IResult> PredictAsync(HttpContext context, string target)
         {
-            if (!target.EndsWith(PredictSuffix, StringComparison.Ordinal))
+            var classify = target.EndsWith(ClassifySuffix, StringComparison.Ordinal);
+            if (!classify && !target.EndsWith(PredictSuffix, StringComparison.Ordinal))
             {
                 return target == _options.Name
                     ? MethodNotAllowed(context)
-                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict");
+                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict (or :classify)");
             }
-            var name = target[..^PredictSuffix.Length];
+            var name = target[..target.LastIndexOf(':')];
             if (name != _options.Name)
             {
                 return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
@@ -153,8 +183,10 @@ public sealed class PredictionServer : IAsyncDisposable
             try
             {
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-                var images = PredictRequest.Parse(body, _options.MaxInstances, _options.MaxImageBytes).Select(i => (ReadOnlyMemory<byte>)i).ToList();
-                var names = Enumerable.Range(0, images.Count).Select(i => $"instances[{i}]").ToList();
+                var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances");
+                var images = request.Images.Select(i => (ReadOnlyMemory<byte>)i).ToList();
+                var field = request.Columnar ? "inputs.image_bytes" : classify ? "examples" : "instances";
+                var names = Enumerable.Range(0, images.Count).Select(i => $"{field}[{i}]").ToList();
                 var pixels = RequestPixels(images, names);
                 var large = pixels > _options.SmallRequestPixels;
                 // A large request holds its predict slot while it waits to decode: one slot at least stays for small ones.
@@ -165,7 +197,7 @@ public sealed class PredictionServer : IAsyncDisposable
                 }
                 try
                 {
-                    return await PredictAsync(images, names, large ? pixels : 0, context.RequestAborted).ConfigureAwait(false);
+                    return await PredictAsync(request, images, names, large ? pixels : 0, classify, context.RequestAborted).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -191,7 +223,8 @@ public sealed class PredictionServer : IAsyncDisposable
         }
 
         /// <param name="largePixels">The request's pixels when it is large (it then waits for its turn to decode); 0 when small.</param>
-        private async Task<IResult> PredictAsync(List<ReadOnlyMemory<byte>> images, List<string> names, long largePixels, CancellationToken cancellation)
+        private async Task<IResult> PredictAsync(PredictRequest.Parsed request, List<ReadOnlyMemory<byte>> images, List<string> names, long largePixels, bool classify,
+            CancellationToken cancellation)
         {
             using var turn = largePixels > 0 ? await _decoding.AcquireAsync(DecodingPermits(largePixels), cancellation).ConfigureAwait(false) : null;
             if (turn is { IsAcquired: false })
@@ -199,13 +232,48 @@ public sealed class PredictionServer : IAsyncDisposable
                 return Error(503, "the server is busy decoding large requests; retry shortly");
             }
             var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
+            _metrics.Predicted(_options.Name, _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), predictions.Count);
+            if (classify)
+            {
+                // TF Serving's classify result: per example, every class with its score, the likeliest first.
+                return Results.Json(new JsonObject
+                {
+                    ["result"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonArray([.. p.Probabilities
+                        .Select((score, id) => (Score: score, Label: _classifier.Card.Classes[id]))
+                        .OrderByDescending(c => c.Score)
+                        .Select(c => (JsonNode)new JsonArray(c.Label, JsonValue.Create(c.Score)))]))]),
+                });
+            }
+            JsonNode? Key(int i) => request.Keys[i] is { } key ? JsonNode.Parse(key.GetRawText()) : null;
+            if (request.Columnar)
+            {
+                var outputs = new JsonObject
+                {
+                    ["classes"] = new JsonArray([.. predictions.Select(p => JsonValue.Create(p.ClassId))]),
+                    ["label"] = new JsonArray([.. predictions.Select(p => JsonValue.Create(p.Label))]),
+                    ["probabilities"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]))]),
+                };
+                if (request.Keys.Any(k => k is not null))
+                {
+                    outputs["key"] = new JsonArray([.. predictions.Select((_, i) => Key(i))]);
+                }
+                return Results.Json(new JsonObject { ["outputs"] = outputs });
+            }
             return Results.Json(new JsonObject
             {
-                ["predictions"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonObject
+                ["predictions"] = new JsonArray([.. predictions.Select((p, i) =>
                 {
-                    ["classes"] = p.ClassId,
-                    ["label"] = p.Label,
-                    ["probabilities"] = new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]),
+                    var row = new JsonObject
+                    {
+                        ["classes"] = p.ClassId,
+                        ["label"] = p.Label,
+                        ["probabilities"] = new JsonArray([.. p.Probabilities.Select(v => JsonValue.Create(v))]),
+                    };
+                    if (Key(i) is { } key)
+                    {
+                        row["key"] = key;
+                    }
+                    return (JsonNode)row;
                 })]),
             });
         }
@@ -265,9 +333,9 @@ public sealed class PredictionServer : IAsyncDisposable
             var models = $"/v1/models/{_options.Name}";
             return path.Value switch
             {
-                "/healthz" => [HttpMethods.Get, HttpMethods.Head],
+                "/healthz" or ServerMetrics.Path => [HttpMethods.Get, HttpMethods.Head],
                 var p when p == models || p == models + "/metadata" => [HttpMethods.Get, HttpMethods.Head],
-                var p when p == models + PredictSuffix => [HttpMethods.Post],
+                var p when p == models + PredictSuffix || p == models + ClassifySuffix => [HttpMethods.Post],
                 _ => null,
             };
         }

@@ -84,7 +84,7 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
     {
         { "malformed JSON", """{"instances": [{"b64": """, ["malformed JSON"] },
         { "a JSON list, not an object", """[{"b64": "AAAA"}]""", ["the body is a JSON array"] },
-        { "no instances field", """{"inputs": [{"b64": "AAAA"}]}""", ["missing field \"instances\""] },
+        { "no instances field", """{"images": [{"b64": "AAAA"}]}""", ["missing field \"instances\""] },
         { "an instance without an image", """{"instances": [{"b64": "AAAA"}, {"url": "http://example.com/a.png"}]}""", ["instances[1] has no image"] },
         { "invalid base64", """{"instances": [{"image_bytes": {"b64": "***"}}]}""", ["instances[0].image_bytes.b64 is not valid base64"] },
         { "bytes that are not an image", Instances(Encoding.UTF8.GetBytes("plain text, no image")), ["instances[0]", "not an image"] },
@@ -179,7 +179,7 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
 
     [Theory]
     [InlineData("POST", "v1/models/other:predict", "no model named \"other\"; this server serves \"tiny\"")]
-    [InlineData("POST", "v1/models/tiny:classify", "predict with POST /v1/models/tiny:predict")]
+    [InlineData("POST", "v1/models/tiny:regress", "predict with POST /v1/models/tiny:predict (or :classify)")]
     [InlineData("GET", "v1/models/other", "no model named \"other\"")]
     [InlineData("GET", "v1/models/other/metadata", "no model named \"other\"")]
     [InlineData("GET", "v1/models", "no endpoint GET /v1/models")]
@@ -256,6 +256,80 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
             Assert.Equal(expected[i].Probabilities, prediction["probabilities"]!.AsArray().Select(v => v!.GetValue<float>()));
         }
         Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task Instance_keys_come_back_with_their_predictions_and_the_default_signature_may_be_named()
+    {
+        var body = $$"""
+            {"signature_name": "serving_default", "instances": [
+              {"image_bytes": {"b64": "{{Convert.ToBase64String(TestImages.Black)}}"}, "key": "a-17"},
+              {"b64": "{{Convert.ToBase64String(TestImages.White)}}", "key": 18},
+              {"b64": "{{Convert.ToBase64String(TestImages.White)}}"}]}
+            """;
+
+        var (status, json) = await PostAsync(Predict, body);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var predictions = json["predictions"]!.AsArray();
+        Assert.Equal("a-17", predictions[0]!["key"]!.GetValue<string>());
+        Assert.Equal(18, predictions[1]!["key"]!.GetValue<int>());
+        Assert.Null(predictions[2]!["key"]);
+        Assert.Equal([TinyExport.Dark, TinyExport.Light, TinyExport.Light], predictions.Select(p => p!["classes"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task The_columnar_form_is_answered_in_columns_with_its_keys()
+    {
+        var images = new JsonArray([.. new[] { TestImages.Black, TestImages.White }.Select(i => (JsonNode)new JsonObject { ["b64"] = Convert.ToBase64String(i) })]);
+        var (status, json) = await PostAsync(Predict, new JsonObject { ["inputs"] = new JsonObject { ["image_bytes"] = images, ["key"] = new JsonArray(1, 2) } }.ToJsonString());
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var outputs = json["outputs"]!.AsObject();
+        Assert.Equal([TinyExport.Dark, TinyExport.Light], outputs["classes"]!.AsArray().Select(c => c!.GetValue<int>()));
+        Assert.Equal(["dark", "light"], outputs["label"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(2, outputs["probabilities"]!.AsArray().Count);
+        Assert.Equal([1, 2], outputs["key"]!.AsArray().Select(c => c!.GetValue<int>()));
+        Assert.Null(json["predictions"]);
+
+        // One input, so its name may be left out.
+        var (bare, bareJson) = await PostAsync(Predict, new JsonObject { ["inputs"] = images.DeepClone() }.ToJsonString());
+        Assert.Equal(HttpStatusCode.OK, bare);
+        Assert.Equal([TinyExport.Dark, TinyExport.Light], bareJson["outputs"]!["classes"]!.AsArray().Select(c => c!.GetValue<int>()));
+        Assert.Null(bareJson["outputs"]!["key"]);
+    }
+
+    [Fact]
+    public async Task Classify_answers_every_class_with_its_score_the_likeliest_first()
+    {
+        var body = new JsonObject { ["examples"] = new JsonArray(ImageBytes(TestImages.Black), ImageBytes(TestImages.White)) }.ToJsonString();
+
+        var (status, json) = await PostAsync($"v1/models/{ServedModel.Name}:classify", body);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var result = json["result"]!.AsArray();
+        Assert.Equal(2, result.Count);
+        var first = result[0]!.AsArray();
+        Assert.Equal(TinyExport.Classes.Length, first.Count);
+        Assert.Equal("dark", first[0]![0]!.GetValue<string>());
+        Assert.Equal("light", result[1]![0]![0]!.GetValue<string>());
+        var scores = first.Select(c => c![1]!.GetValue<double>()).ToList();
+        Assert.Equal(scores.OrderByDescending(v => v), scores);
+        Assert.Equal(1.0, scores.Sum(), 5);
+    }
+
+    [Theory]
+    [InlineData("""{"signature_name": "classify_x", "instances": [{"b64": "AAAA"}]}""", "signature_name \"classify_x\" is not a signature of this model; its one signature is \"serving_default\"")]
+    [InlineData("""{"instances": [{"b64": "AAAA"}], "inputs": [{"b64": "AAAA"}]}""", "the body has both \"instances\" (the row form) and \"inputs\" (the columnar form); send one of them")]
+    [InlineData("""{"inputs": {"image": [{"b64": "AAAA"}]}}""", "inputs has no input \"image\": this model's inputs are \"image_bytes\" (and an optional \"key\")")]
+    [InlineData("""{"inputs": {"image_bytes": [{"b64": "AAAA"}], "key": [1, 2]}}""", "inputs.key must be a list of 1 keys, one per image")]
+    [InlineData("""{"instances": [{"b64": "AAAA", "key": {"id": 1}}]}""", "instances[0].key is a JSON object; a key is a string or a number")]
+    public async Task A_request_in_the_wrong_form_is_a_400_naming_the_field(string body, string expected)
+    {
+        var (status, json) = await PostAsync(Predict, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(expected, json["error"]!.GetValue<string>());
     }
 
     private static JsonObject ImageBytes(byte[] image) =>
