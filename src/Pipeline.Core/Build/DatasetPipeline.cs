@@ -130,7 +130,7 @@ public sealed class DatasetPipeline
                     : Describe(outcome.StatusBefore));
                 if (outcome.Ran && LockFile.Load(Engine.LockPath).Find(step.Name) is { } entry)
                 {
-                    StageTimes.Write(ArtifactsDirectory, step.Name, new StageTimes.Entry(entry.Fingerprint, outcome.Elapsed.TotalSeconds, outcome.Restored));
+                    Bookkeeping("the stage times", () => StageTimes.Write(ArtifactsDirectory, step.Name, new StageTimes.Entry(entry.Fingerprint, outcome.Elapsed.TotalSeconds, outcome.Restored)));
                 }
                 outcomes.Add(outcome);
             }
@@ -170,8 +170,25 @@ public sealed class DatasetPipeline
             return null;
         }
         var record = ExperimentLog.Capture(this, target, RepositoryRoot);
-        Experiments.Append(record);
-        return record;
+        return Bookkeeping("the run's record", () => Experiments.Append(record)) ? record : null;
+    }
+
+    /// <summary>
+    /// Writes a record for people (stage times, the experiments log) after the stages succeeded: a disk that refuses it
+    /// is a warning, never a failed build, as with the run-cache.
+    /// </summary>
+    private bool Bookkeeping(string what, Action write)
+    {
+        try
+        {
+            write();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log($"warning: {what} could not be written ({e.Message}); the build's outputs are not affected");
+            return false;
+        }
     }
 
     public IStage Stage(string name) =>
