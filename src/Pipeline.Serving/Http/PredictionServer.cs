@@ -107,6 +107,10 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapPost("/v1/models/{target}", handler.PredictAsync).RequireRateLimiting(PredictPolicy);
         app.MapMethods("/v1/models/{name}", read, handler.Status);
         app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
+        // A version named in the path, as TF Serving's clients pin one: the served version answers, any other is a 404.
+        app.MapPost("/v1/models/{name}/versions/{target}", handler.VersionPredictAsync).RequireRateLimiting(PredictPolicy);
+        app.MapMethods("/v1/models/{name}/versions/{version}", read, handler.VersionStatus);
+        app.MapMethods("/v1/models/{name}/versions/{version}/metadata", read, handler.VersionMetadata);
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         app.MapMethods(ServerMetrics.Path, read, metrics.Write);
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
@@ -165,6 +169,30 @@ public sealed class PredictionServer : IAsyncDisposable
             _decoding = decoding;
             _log = log;
         }
+
+        /// <summary>POST /v1/models/NAME/versions/N:predict (or :classify).</summary>
+        public Task<IResult> VersionPredictAsync(HttpContext context, string name, string target)
+        {
+            var colon = target.LastIndexOf(':');
+            if (colon < 0)
+            {
+                return Task.FromResult(AllowedMethods(context.Request.Path) is not null ? MethodNotAllowed(context)
+                    : Error(404, $"POST {context.Request.Path} is not an endpoint; predict with POST /v1/models/{_options.Name}/versions/{ServedVersion}:predict"));
+            }
+            return VersionProblem(name, target[..colon]) is { } problem ? Task.FromResult(problem) : PredictAsync(context, name + target[colon..]);
+        }
+
+        public IResult VersionStatus(HttpContext context, string name, string version) => VersionProblem(name, version) ?? Status(context, name);
+
+        public IResult VersionMetadata(string name, string version) => VersionProblem(name, version) ?? Metadata(name);
+
+        private string ServedVersion => _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>A 404 when the path names another model or a version this server does not serve; null when it is the served one.</summary>
+        private IResult? VersionProblem(string name, string version) =>
+            name != _options.Name ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
+            : version != ServedVersion ? Error(404, $"version {version} of {name} is not served; this server serves version {ServedVersion}")
+            : null;
 
         public async Task<IResult> PredictAsync(HttpContext context, string target)
         {
@@ -290,13 +318,53 @@ public sealed class PredictionServer : IAsyncDisposable
                 }),
             });
 
+        /// <summary>
+        /// TF Serving's GetModelMetadata answer: the model spec and the serving_default signature_def (the inputs'
+        /// and outputs' dtypes and shapes, -1 for the batch), and beside it our model card.
+        /// </summary>
         public IResult Metadata(string name) => name != _options.Name
             ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
             : Results.Json(new JsonObject
             {
-                ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-                ["metadata"] = _classifier.Card.ToJson(),
+                ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["signature_name"] = "", ["version"] = ServedVersion },
+                ["metadata"] = new JsonObject
+                {
+                    ["signature_def"] = new JsonObject
+                    {
+                        ["signature_def"] = new JsonObject
+                        {
+                            [PredictRequest.Signature] = new JsonObject
+                            {
+                                ["inputs"] = new JsonObject
+                                {
+                                    ["image_bytes"] = Tensor("DT_STRING", "image_bytes", -1),
+                                    ["key"] = Tensor("DT_STRING", "key", -1),
+                                },
+                                ["outputs"] = new JsonObject
+                                {
+                                    ["classes"] = Tensor("DT_INT64", "classes", -1),
+                                    ["label"] = Tensor("DT_STRING", "label", -1),
+                                    ["probabilities"] = Tensor("DT_FLOAT", "probabilities", -1, _classifier.Card.Classes.Count),
+                                },
+                                ["method_name"] = "tensorflow/serving/predict",
+                            },
+                        },
+                    },
+                    ["model_card"] = _classifier.Card.ToJson(),
+                },
             });
+
+        /// <summary>A TensorInfo as TF Serving's JSON writes it: dtype, shape (sizes as strings), and the tensor's name.</summary>
+        private static JsonObject Tensor(string dtype, string name, params long[] dims) => new()
+        {
+            ["dtype"] = dtype,
+            ["tensor_shape"] = new JsonObject
+            {
+                ["dim"] = new JsonArray([.. dims.Select(d => (JsonNode)new JsonObject { ["size"] = d.ToString(System.Globalization.CultureInfo.InvariantCulture), ["name"] = "" })]),
+                ["unknown_rank"] = false,
+            },
+            ["name"] = $"{name}:0",
+        };
 
         /// <summary>The pixels the request's images decode to, from their headers; over the budget is the client's mistake.</summary>
         private long RequestPixels(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names)
@@ -335,6 +403,8 @@ public sealed class PredictionServer : IAsyncDisposable
             {
                 "/healthz" or ServerMetrics.Path => [HttpMethods.Get, HttpMethods.Head],
                 var p when p == models || p == models + "/metadata" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == $"{models}/versions/{ServedVersion}" || p == $"{models}/versions/{ServedVersion}/metadata" => [HttpMethods.Get, HttpMethods.Head],
+                var p when p == $"{models}/versions/{ServedVersion}{PredictSuffix}" || p == $"{models}/versions/{ServedVersion}{ClassifySuffix}" => [HttpMethods.Post],
                 var p when p == models + PredictSuffix || p == models + ClassifySuffix => [HttpMethods.Post],
                 _ => null,
             };

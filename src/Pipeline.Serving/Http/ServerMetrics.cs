@@ -69,7 +69,15 @@ public sealed class ServerMetrics
     private static string Endpoint(PathString path, string model)
     {
         var models = $"/v1/models/{model}";
-        return path.Value switch
+        var value = path.Value ?? "";
+        // A version named in the path counts under the same endpoint as without it.
+        if (value.StartsWith(models + "/versions/", StringComparison.Ordinal))
+        {
+            var rest = value[(models.Length + "/versions/".Length)..];
+            var cut = rest.IndexOfAny([':', '/']);
+            value = cut < 0 ? models : models + rest[cut..];
+        }
+        return value switch
         {
             var p when p == models + ":predict" => "predict",
             var p when p == models + ":classify" => "classify",

@@ -66,9 +66,19 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(ServedModel.Name, json["model_spec"]!["name"]!.GetValue<string>());
         Assert.Equal("1", json["model_spec"]!["version"]!.GetValue<string>());
-        Assert.Equal(ModelCard.Format, json["metadata"]!["format"]!.GetValue<string>());
-        Assert.Equal(TinyExport.Classes, json["metadata"]!["classes"]!.AsArray().Select(c => c!.GetValue<string>()));
-        Assert.Equal(CanonicalJson.Serialize(TinyExport.Card().ToJson()), CanonicalJson.Serialize(json["metadata"]));
+        var card = json["metadata"]!["model_card"]!;
+        Assert.Equal(ModelCard.Format, card["format"]!.GetValue<string>());
+        Assert.Equal(TinyExport.Classes, card["classes"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(CanonicalJson.Serialize(TinyExport.Card().ToJson()), CanonicalJson.Serialize(card));
+        // TF Serving's signature_def: what a generic client reads to know the inputs and outputs.
+        var signature = json["metadata"]!["signature_def"]!["signature_def"]!["serving_default"]!;
+        Assert.Equal("tensorflow/serving/predict", signature["method_name"]!.GetValue<string>());
+        Assert.Equal("DT_STRING", signature["inputs"]!["image_bytes"]!["dtype"]!.GetValue<string>());
+        Assert.Equal("DT_INT64", signature["outputs"]!["classes"]!["dtype"]!.GetValue<string>());
+        var probabilities = signature["outputs"]!["probabilities"]!;
+        Assert.Equal("DT_FLOAT", probabilities["dtype"]!.GetValue<string>());
+        Assert.Equal(["-1", TinyExport.Classes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            probabilities["tensor_shape"]!["dim"]!.AsArray().Select(d => d!["size"]!.GetValue<string>()));
     }
 
     [Fact]
@@ -256,6 +266,27 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
             Assert.Equal(expected[i].Probabilities, prediction["probabilities"]!.AsArray().Select(v => v!.GetValue<float>()));
         }
         Assert.Empty(_served.Log);
+    }
+
+    [Fact]
+    public async Task The_served_version_answers_under_its_number_and_another_number_is_a_404_naming_the_served_one()
+    {
+        var (predicted, prediction) = await PostAsync($"v1/models/{ServedModel.Name}/versions/1:predict", Instances(TestImages.Black));
+        var (classified, _) = await PostAsync($"v1/models/{ServedModel.Name}/versions/1:classify",
+            new JsonObject { ["examples"] = new JsonArray(ImageBytes(TestImages.White)) }.ToJsonString());
+        var (status, statusJson) = await GetAsync($"v1/models/{ServedModel.Name}/versions/1");
+        var (metadata, metadataJson) = await GetAsync($"v1/models/{ServedModel.Name}/versions/1/metadata");
+        var (missing, missingJson) = await PostAsync($"v1/models/{ServedModel.Name}/versions/7:predict", Instances(TestImages.Black));
+        var (missingStatus, _) = await GetAsync($"v1/models/{ServedModel.Name}/versions/7");
+
+        Assert.Equal(HttpStatusCode.OK, predicted);
+        Assert.Equal(TinyExport.Dark, prediction["predictions"]![0]!["classes"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, classified);
+        Assert.Equal((HttpStatusCode.OK, "1"), (status, statusJson["model_version_status"]![0]!["version"]!.GetValue<string>()));
+        Assert.Equal((HttpStatusCode.OK, "1"), (metadata, metadataJson["model_spec"]!["version"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.NotFound, missing);
+        Assert.Equal("version 7 of tiny is not served; this server serves version 1", missingJson["error"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, missingStatus);
     }
 
     [Fact]
