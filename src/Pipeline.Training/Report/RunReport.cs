@@ -256,7 +256,7 @@ public static class RunReport
         {
             var format = item["format"]?.ToString().ToLowerInvariant() switch { "png" => "png", "jpeg" or "jpg" => "jpeg", var other => other ?? "png" };
             var confidence = ExperimentRecord.Number(item["confidence"]) ?? 0;
-            html.Append($"<figure class=\"mistake\"><img src=\"data:image/{E(format)};base64,{item["image"]}\" alt=\"{E(item["filename"]?.ToString() ?? "")}\" ")
+            html.Append($"<figure class=\"mistake\"><img src=\"data:image/{E(format)};base64,{E(item["image"]?.ToString() ?? "")}\" alt=\"{E(item["filename"]?.ToString() ?? "")}\" ")
                 .Append("onerror=\"this.classList.add('broken')\">")
                 .Append($"<figcaption><span class=\"true\">{E(item["label"]?.ToString() ?? "")}</span> taken for <span class=\"predicted\">{E(item["predicted"]?.ToString() ?? "")}</span> ")
                 .Append($"({confidence.ToString("0.00", CultureInfo.InvariantCulture)})<br><small>{E(item["filename"]?.ToString() ?? "")}</small></figcaption></figure>\n");
