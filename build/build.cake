@@ -16,7 +16,7 @@ var force = HasArgument("force") && Argument("force", "true") != "false";
 var cache = HasArgument("cache") ? Argument<string>("cache") : null;
 // Parameters over dataset.json's (--set=FIELD=VALUE, repeatable): passed to every pipeline command of the build.
 var sets = HasArgument("set") ? Arguments<string>("set").ToList() : new List<string>();
-var overrides = DatasetOverride.Grid(sets).Single();
+var overrides = DatasetOverride.ForOneBuild(sets);
 // Records spread over machines: this worker's share (--shard-index=I --shard-count=N).
 var part = RecordsShare.From(HasArgument("shard-index") ? Argument<int>("shard-index") : null, HasArgument("shard-count") ? Argument<int>("shard-count") : null);
 var root = MakeAbsolute(Directory("..")).FullPath;

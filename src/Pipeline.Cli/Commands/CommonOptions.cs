@@ -35,20 +35,7 @@ internal static class CommonOptions
     };
 
     /// <summary>The --set values of one build; a comma list of values (a grid) is refused here, since only `exp run` runs several builds.</summary>
-    public static IReadOnlyList<DatasetOverride> Overrides(ParseResult parse, Option<string[]> set)
-    {
-        var overrides = new List<DatasetOverride>();
-        foreach (var text in parse.GetValue(set) ?? [])
-        {
-            var values = DatasetOverride.ParseAxis(text);
-            if (values.Count > 1)
-            {
-                throw new PipelineException($"--set {text} gives {values.Count} values: a grid of builds runs with `pipeline exp run -S {text}`");
-            }
-            overrides.Add(values[0]);
-        }
-        return DatasetOverride.Grid(overrides.Select(o => o.ToString())).Single();
-    }
+    public static IReadOnlyList<DatasetOverride> Overrides(ParseResult parse, Option<string[]> set) => DatasetOverride.ForOneBuild(parse.GetValue(set) ?? []);
 
     /// <summary>The --artifacts folder as a full path, or null for the default.</summary>
     public static string? ArtifactsRoot(ParseResult parse, Option<string?> artifacts) =>

@@ -139,14 +139,7 @@ internal static class ExperimentCommand
             }
             // The parameters the file now gives each stage, against the run's: the same, unless the file changed in more than the overrides since.
             var check = Chain.Open(pipeline.RepositoryRoot, path, Console.Error.WriteLine, CommonOptions.ArtifactsRoot(parse, artifacts));
-            var now = new SortedDictionary<string, string>(StringComparer.Ordinal);
-            foreach (var stage in run.Stages.Where(s => check.Has(s.Stage)))
-            {
-                foreach (var (key, value) in CanonicalJson.Flatten(check.Stage(stage.Stage).Declare().Parameters, ""))
-                {
-                    now[key] = value;
-                }
-            }
+            var now = ExperimentLog.Parameters(run.Stages.Where(s => check.Has(s.Stage)).Select(s => check.Stage(s.Stage).Declare().Parameters));
             var differ = run.Parameters.Keys.Union(now.Keys).Where(k => run.Parameters.GetValueOrDefault(k) != now.GetValueOrDefault(k)).Order(StringComparer.Ordinal).ToList();
             Console.WriteLine(differ.Count == 0
                 ? $"{shown} now gives run {run.Id}'s parameters; the next build restores that run from the run-cache if the inputs and code are as they were. Commit the file to keep it."
@@ -188,9 +181,7 @@ internal static class ExperimentCommand
     private static DatasetPipeline Open(ParseResult parse, Option<string> dataset, Option<string?> root, Option<string?> artifacts) =>
         Chain.Open(CommonOptions.FindRoot(parse.GetValue(root)), parse.GetValue(dataset)!, Console.Error.WriteLine, CommonOptions.ArtifactsRoot(parse, artifacts));
 
-    private static ExperimentRuns Runs(DatasetPipeline pipeline) =>
-        new(pipeline.Experiments.Read(Console.Error.WriteLine),
-            LockFile.Load(pipeline.Engine.LockPath).Stages.ToDictionary(p => p.Key, p => p.Value.Fingerprint, StringComparer.Ordinal));
+    private static ExperimentRuns Runs(DatasetPipeline pipeline) => pipeline.Runs(Console.Error.WriteLine);
 
     private static string Figures(ExperimentRecord record)
     {

@@ -39,6 +39,11 @@ public sealed class DatasetPipeline
     /// <summary>Every recorded build of this dataset (artifacts/.experiments/&lt;dataset&gt;.jsonl).</summary>
     public ExperimentLog Experiments => ExperimentLog.Of(Path.GetDirectoryName(ArtifactsDirectory)!, Dataset.Name);
 
+    /// <summary>The recorded runs, with the one the artifacts hold now (by the lock file's fingerprints).</summary>
+    /// <param name="warn">Told of a log line that is not a record.</param>
+    public ExperimentRuns Runs(Action<string>? warn = null) =>
+        new(Experiments.Read(warn), LockFile.Load(Engine.LockPath).Stages.ToDictionary(p => p.Key, p => p.Value.Fingerprint, StringComparer.Ordinal));
+
     /// <summary>artifacts/&lt;dataset name&gt;.</summary>
     public string ArtifactsDirectory { get; }
 
@@ -128,9 +133,11 @@ public sealed class DatasetPipeline
                 _log(outcome.Ran
                     ? $"{Title(step.Name)}: {(outcome.Restored ? "restored from the run-cache" : "built")} in {outcome.Elapsed.TotalSeconds:F1} s{(outcome.OutputsChanged ? "" : " (outputs identical to the previous build)")}"
                     : Describe(outcome.StatusBefore));
-                if (outcome.Ran && LockFile.Load(Engine.LockPath).Find(step.Name) is { } entry)
+                if (outcome.Ran)
                 {
-                    Bookkeeping("the stage times", () => StageTimes.Write(ArtifactsDirectory, step.Name, new StageTimes.Entry(entry.Fingerprint, outcome.Elapsed.TotalSeconds, outcome.Restored)));
+                    // The fingerprint the stage was found stale with is the one its lock entry now records.
+                    Bookkeeping("the stage times", () => StageTimes.Write(ArtifactsDirectory, step.Name,
+                        new StageTimes.Entry(outcome.StatusBefore.Fingerprint, outcome.Elapsed.TotalSeconds, outcome.Restored)));
                 }
                 outcomes.Add(outcome);
             }

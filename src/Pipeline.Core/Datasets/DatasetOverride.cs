@@ -64,11 +64,36 @@ public sealed partial record DatasetOverride(string Field, string Json)
             runs = runs.SelectMany(run => axis.Select(value => (IReadOnlyList<DatasetOverride>)[.. run, value])).ToList();
         }
         var grid = runs.ToList();
-        if (grid.Count > 0 && grid[0].GroupBy(o => o.Field, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        RequireDistinct(grid[0]);
+        return grid;
+    }
+
+    /// <summary>
+    /// The overrides of one build (`pipeline run`, `./build.sh --set`): each field once, one value each; a comma list
+    /// is a grid, which only `pipeline exp run` builds.
+    /// </summary>
+    public static IReadOnlyList<DatasetOverride> ForOneBuild(IEnumerable<string> texts)
+    {
+        var overrides = new List<DatasetOverride>();
+        foreach (var text in texts)
+        {
+            var values = ParseAxis(text);
+            if (values.Count > 1)
+            {
+                throw new PipelineException($"--set {text} gives {values.Count} values: a grid of builds runs with `pipeline exp run -S {text}`");
+            }
+            overrides.Add(values[0]);
+        }
+        RequireDistinct(overrides);
+        return overrides;
+    }
+
+    private static void RequireDistinct(IEnumerable<DatasetOverride> overrides)
+    {
+        if (overrides.GroupBy(o => o.Field, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
         {
             throw new PipelineException($"--set {twice.Key} is given twice; give its values once, separated by commas");
         }
-        return grid;
     }
 
     private static string AsJson(string value)

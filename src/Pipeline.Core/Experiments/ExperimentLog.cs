@@ -59,19 +59,30 @@ public sealed class ExperimentLog
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var line = JsonSerializer.Serialize(record, Json) + "\n";
-        using var file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         // A record cut short by a crash must not glue itself to the next one: start on a fresh line if the last one is unfinished.
         if (file.Length > 0)
         {
-            using var read = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            read.Seek(-1, SeekOrigin.End);
-            if (read.ReadByte() != '\n')
+            file.Seek(-1, SeekOrigin.End);
+            if (file.ReadByte() != '\n')
             {
                 file.Write("\n"u8);
             }
         }
+        file.Seek(0, SeekOrigin.End);
         file.Write(Encoding.UTF8.GetBytes(line));
         file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Stages' parameters as one record keeps them: flattened to field paths, merged (a key two stages read is the same value).</summary>
+    public static SortedDictionary<string, string> Parameters(IEnumerable<JsonObject> stageParameters)
+    {
+        var parameters = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in stageParameters.SelectMany(p => CanonicalJson.Flatten(p, "")))
+        {
+            parameters[key] = value;
+        }
+        return parameters;
     }
 
     /// <summary>
@@ -83,7 +94,7 @@ public sealed class ExperimentLog
         var lockFile = LockFile.Load(pipeline.Engine.LockPath);
         var times = StageTimes.Read(pipeline.ArtifactsDirectory);
         var stages = new List<ExperimentStage>();
-        var parameters = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var entries = new List<LockEntry>();
         var metrics = new JsonObject();
         foreach (var stage in pipeline.Chain(target))
         {
@@ -93,10 +104,7 @@ public sealed class ExperimentLog
             }
             var time = times.GetValueOrDefault(stage.Name) is { } t && t.Fingerprint == entry.Fingerprint ? t : null;
             stages.Add(new ExperimentStage(stage.Name, entry.Fingerprint, time is null ? null : Math.Round(time.Seconds, 1), time?.Restored ?? false));
-            foreach (var (key, value) in CanonicalJson.Flatten(entry.Parameters, ""))
-            {
-                parameters[key] = value;
-            }
+            entries.Add(entry);
             if (stage is IReportsMetrics reports && reports.Metrics() is { } figures)
             {
                 foreach (var (key, value) in figures)
@@ -112,7 +120,7 @@ public sealed class ExperimentLog
             pipeline.Stage(target).Name,
             GitState.Read(repositoryRoot),
             [.. pipeline.Dataset.Overrides.Select(o => o.ToString())],
-            parameters,
+            Parameters(entries.Select(e => e.Parameters)),
             stages,
             metrics);
     }

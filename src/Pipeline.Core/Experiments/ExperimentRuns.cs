@@ -11,12 +11,14 @@ namespace Pipeline.Core.Experiments;
 public sealed partial class ExperimentRuns
 {
     private readonly IReadOnlyList<ExperimentRecord> _records;
+    private readonly IReadOnlyDictionary<string, string> _current;
 
     /// <param name="records">The log's records, oldest first.</param>
     /// <param name="current">The lock file's fingerprint of each stage, as the artifacts hold them now.</param>
     public ExperimentRuns(IReadOnlyList<ExperimentRecord> records, IReadOnlyDictionary<string, string> current)
     {
         _records = records;
+        _current = current;
         Runs = [.. records.GroupBy(r => r.Id, StringComparer.Ordinal).Select(g => g.Last()).OrderBy(r => r.Time)];
         Current = Runs.LastOrDefault(r => r.Stages.Count > 0 && r.Stages.All(s => current.TryGetValue(s.Stage, out var f) && f == s.Fingerprint));
     }
@@ -26,6 +28,9 @@ public sealed partial class ExperimentRuns
 
     /// <summary>The run the dataset's artifacts hold now; null when none recorded matches them.</summary>
     public ExperimentRecord? Current { get; }
+
+    /// <summary>The lock file's fingerprint of a stage, as the artifacts hold it now; null when the stage was never built.</summary>
+    public string? CurrentFingerprint(string stage) => _current.GetValueOrDefault(stage);
 
     /// <summary>How many times a run was recorded (built, or restored from the run-cache).</summary>
     public int TimesRecorded(string id) => _records.Count(r => r.Id == id);

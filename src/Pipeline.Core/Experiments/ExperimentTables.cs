@@ -105,10 +105,8 @@ public static class ExperimentTables
                 rows.Add([name, s, t, s == t ? "" : "changed"]);
                 continue;
             }
-            var whole = !IsQuality(name) && IsWhole(a.Metrics[name]) && IsWhole(b.Metrics[name]);
-            var change = x is { } p && y is { } q ? (q - p).ToString(whole ? "+0;-0;0" : "+0.0000;-0.0000;0", CultureInfo.InvariantCulture) : "";
-            var better = x is { } u && y is { } w && u != w && IsQuality(name) ? ((w < u) == LowerIsBetter(name) ? " (better)" : " (worse)") : "";
-            rows.Add([name, whole ? Whole(x) : ExperimentRuns.Show(x), whole ? Whole(y) : ExperimentRuns.Show(y), change + better]);
+            var (difference, verdict) = Change(name, a.Metrics[name], b.Metrics[name]);
+            rows.Add([name, ShowMetric(name, a.Metrics[name]), ShowMetric(name, b.Metrics[name]), difference + (verdict.Length == 0 ? "" : $" ({verdict})")]);
         }
         return Aligned(rows);
     }
@@ -124,6 +122,22 @@ public static class ExperimentTables
         var rows = new List<IReadOnlyList<string>> { (IReadOnlyList<string>)["parameter", a.Id, b.Id] };
         rows.AddRange(keys.Select(k => (IReadOnlyList<string>)[k, ExperimentRuns.Show(a.Parameters.GetValueOrDefault(k)), ExperimentRuns.Show(b.Parameters.GetValueOrDefault(k))]));
         return Aligned(rows);
+    }
+
+    /// <summary>
+    /// How a figure moved between two runs: the difference as the tables print it (a count as a whole number, anything
+    /// else with four decimals; "" unless both are numbers), and "better" or "worse" for an accuracy or a loss that changed.
+    /// </summary>
+    public static (string Difference, string Verdict) Change(string name, JsonNode? before, JsonNode? after)
+    {
+        if (ExperimentRecord.Number(before) is not { } was || ExperimentRecord.Number(after) is not { } now)
+        {
+            return ("", "");
+        }
+        var whole = !IsQuality(name) && IsWhole(before) && IsWhole(after);
+        var difference = (now - was).ToString(whole ? "+0;-0;0" : "+0.0000;-0.0000;0", CultureInfo.InvariantCulture);
+        var verdict = was != now && IsQuality(name) ? ((now < was) == LowerIsBetter(name) ? "better" : "worse") : "";
+        return (difference, verdict);
     }
 
     /// <summary>A figure as the tables print it: a count (steps, examples) as a whole number, anything else with four decimals.</summary>

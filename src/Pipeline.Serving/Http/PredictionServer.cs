@@ -260,7 +260,7 @@ public sealed class PredictionServer : IAsyncDisposable
                 return Error(503, "the server is busy decoding large requests; retry shortly");
             }
             var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
-            _metrics.Predicted(_options.Name, _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), predictions.Count);
+            _metrics.Predicted(_options.Name, ServedVersion, predictions.Count);
             if (classify)
             {
                 // TF Serving's classify result: per example, every class with its score, the likeliest first.
@@ -312,7 +312,7 @@ public sealed class PredictionServer : IAsyncDisposable
             {
                 ["model_version_status"] = new JsonArray(new JsonObject
                 {
-                    ["version"] = _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["version"] = ServedVersion,
                     ["state"] = "AVAILABLE",
                     ["status"] = new JsonObject { ["error_code"] = "OK", ["error_message"] = "" },
                 }),

@@ -43,8 +43,7 @@ public static class RunReport
     public static string Render(DatasetPipeline pipeline, IReadOnlyList<string>? runIds = null)
     {
         var dataset = pipeline.Dataset.Name;
-        var runs = new ExperimentRuns(pipeline.Experiments.Read(),
-            LockFile.Load(pipeline.Engine.LockPath).Stages.ToDictionary(p => p.Key, p => p.Value.Fingerprint, StringComparer.Ordinal));
+        var runs = pipeline.Runs();
         var eval = Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output);
         var metrics = ReadJson(Path.Combine(eval, EvaluateStage.MetricsName));
         var html = new StringBuilder();
@@ -102,14 +101,12 @@ public static class RunReport
         var figures = current?.Metrics ?? metrics!;
         foreach (var (name, value) in figures.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            if (ExperimentRecord.Number(value) is not { } now)
+            if (ExperimentRecord.Number(value) is null)
             {
                 continue;
             }
-            var before = previous?.Metric(name);
-            var change = before is { } b ? (now - b).ToString(ExperimentTables.IsQuality(name) ? "+0.0000;-0.0000;0" : "+0.####;-0.####;0", CultureInfo.InvariantCulture) : "";
-            var verdict = before is { } p && p != now && ExperimentTables.IsQuality(name) ? ((now < p) == ExperimentTables.LowerIsBetter(name) ? "better" : "worse") : "";
-            html.Append(CultureInfo.InvariantCulture, $"<tr data-metric=\"{E(name)}\"><td>{E(name)}</td><td>{(previous is null ? "" : ExperimentTables.ShowMetric(name, previous.Metrics[name]))}</td><td>{ExperimentTables.ShowMetric(name, value)}</td><td class=\"{verdict}\">{change}{(verdict.Length > 0 ? $" ({verdict})" : "")}</td></tr>\n");
+            var (difference, verdict) = ExperimentTables.Change(name, previous?.Metrics[name], value);
+            html.Append(CultureInfo.InvariantCulture, $"<tr data-metric=\"{E(name)}\"><td>{E(name)}</td><td>{(previous is null ? "" : ExperimentTables.ShowMetric(name, previous.Metrics[name]))}</td><td>{ExperimentTables.ShowMetric(name, value)}</td><td class=\"{verdict}\">{difference}{(verdict.Length > 0 ? $" ({verdict})" : "")}</td></tr>\n");
         }
         html.Append("</table>\n");
         if (previous is not null && current is not null)
@@ -130,7 +127,7 @@ public static class RunReport
         var series = new List<(string Name, IReadOnlyList<HistoryPoint> History)>();
         foreach (var run in chosen)
         {
-            if (History(pipeline, run) is { Count: > 0 } history)
+            if (History(pipeline, runs, run) is { Count: > 0 } history)
             {
                 series.Add(($"{run.Id}{(run.Overrides.Count == 0 ? "" : " " + string.Join(" ", run.Overrides))}", history));
             }
@@ -151,15 +148,14 @@ public static class RunReport
     }
 
     /// <summary>A run's history: the artifacts' own when the run is the current one, else the run-cache's copy of its Train output.</summary>
-    private static IReadOnlyList<HistoryPoint>? History(DatasetPipeline pipeline, ExperimentRecord run)
+    private static IReadOnlyList<HistoryPoint>? History(DatasetPipeline pipeline, ExperimentRuns runs, ExperimentRecord run)
     {
         var fingerprint = run.Fingerprint("train");
         if (fingerprint is null)
         {
             return null;
         }
-        var lockEntry = LockFile.Load(pipeline.Engine.LockPath).Find("train");
-        var path = lockEntry?.Fingerprint == fingerprint
+        var path = runs.CurrentFingerprint("train") == fingerprint
             ? Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output, TrainedModel.HistoryName)
             : pipeline.Cache?.StoredOutput("train", fingerprint, $"{TrainStage.Output}/{TrainedModel.HistoryName}");
         return path is null ? null : ReadHistory(path);

@@ -87,18 +87,7 @@ public sealed class NginxServer : IDisposable
         }
         // Every process holding the listening socket, not only the master's children as /proc lists them at this moment:
         // a fresh CI clone under load once saw requests answered after the kill, so nothing that can answer is missed.
-        var workers = Children(_master.Id).Union(ListeningProcesses(Port)).Where(pid => pid != _master.Id).ToList();
-        foreach (var worker in workers)
-        {
-            try
-            {
-                Process.GetProcessById(worker).Kill();
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                // Already gone.
-            }
-        }
+        KillAll(Children(_master.Id).Union(ListeningProcesses(Port)).Where(pid => pid != _master.Id));
         if (!_master.HasExited)
         {
             _master.Kill();
@@ -112,16 +101,7 @@ public sealed class NginxServer : IDisposable
             {
                 throw new InvalidOperationException($"nginx still accepts on port {Port} 10 s after SIGKILL; processes holding it: {string.Join(", ", ListeningProcesses(Port))}");
             }
-            foreach (var pid in ListeningProcesses(Port))
-            {
-                try
-                {
-                    Process.GetProcessById(pid).Kill();
-                }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-                {
-                }
-            }
+            KillAll(ListeningProcesses(Port));
             Thread.Sleep(20);
         }
         _master.Dispose();
@@ -129,6 +109,22 @@ public sealed class NginxServer : IDisposable
     }
 
     public void Dispose() => Kill();
+
+    /// <summary>SIGKILL to each; one already gone is skipped.</summary>
+    private static void KillAll(IEnumerable<int> pids)
+    {
+        foreach (var pid in pids)
+        {
+            try
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
 
     private static bool Accepts(int port)
     {
