@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Pipeline.Serving.Export;
+using Pipeline.Core.Engine;
 using Pipeline.Serving.Http;
-using Pipeline.Serving.Prediction;
+using Pipeline.Serving.Versions;
 
 namespace Pipeline.Cli.Commands;
 
@@ -20,20 +20,52 @@ internal static class ServeCommand
             Description = "Width × height summed over one request's images (from their headers); more is a 400",
             DefaultValueFactory = _ => new ServerOptions("default").MaxRequestPixels,
         };
-        var command = new Command("serve", "Serve an exported model over REST: POST /v1/models/NAME:predict with {\"instances\": [{\"image_bytes\": {\"b64\": ...}}]}")
+        var keep = new Option<int>("--versions")
         {
-            model, name, port, host, threads, maxRequestPixels,
+            Description = "Serve the newest N versions of the export folder that load (0: every version)",
+            DefaultValueFactory = _ => 0,
+        };
+        var labels = new Option<string?>("--version-labels")
+        {
+            Description = $"JSON file of version labels, {{\"stable\": 3, \"canary\": 4}} (default: {ModelVersions.LabelsFileName} in the export folder, when there is one)",
+        };
+        var poll = new Option<double>("--poll-seconds")
+        {
+            Description = "How often the export folder is looked at for new, removed and relabelled versions",
+            DefaultValueFactory = _ => 1.0,
+        };
+        var command = new Command("serve", "Serve an exported model over REST: POST /v1/models/NAME:predict with {\"instances\": [{\"image_bytes\": {\"b64\": ...}}]}; "
+            + "every version of an export folder, new ones loaded without a restart")
+        {
+            model, name, port, host, threads, maxRequestPixels, keep, labels, poll,
         };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
-            using var classifier = OnnxClassifier.Load(ExportedModel.Open(parse.GetValue(model)!), parse.GetValue(threads));
-            var options = new ServerOptions(parse.GetValue(name) ?? classifier.Card.Dataset, parse.GetValue(host)!, parse.GetValue(port))
+            if (parse.GetValue(keep) < 0 || parse.GetValue(poll) is not (> 0 and <= 3600))
+            {
+                throw new PipelineException("--versions is 0 (every version) or more, and --poll-seconds is more than 0 and at most 3600");
+            }
+            var versionOptions = new VersionOptions
+            {
+                Keep = parse.GetValue(keep),
+                LabelsFile = parse.GetValue(labels),
+                PollInterval = TimeSpan.FromSeconds(parse.GetValue(poll)),
+                Threads = parse.GetValue(threads),
+            };
+            using var versions = ModelVersions.Open(parse.GetValue(model)!, versionOptions, Console.Error.WriteLine);
+            string dataset;
+            using (var newest = versions.Lease())
+            {
+                dataset = newest.Classifier.Card.Dataset;
+            }
+            var options = new ServerOptions(parse.GetValue(name) ?? dataset, parse.GetValue(host)!, parse.GetValue(port))
             {
                 MaxRequestPixels = parse.GetValue(maxRequestPixels),
             };
-            var server = PredictionServer.StartAsync(classifier, options, Console.Error.WriteLine).GetAwaiter().GetResult();
+            var server = PredictionServer.StartAsync(versions, options, Console.Error.WriteLine).GetAwaiter().GetResult();
             var url = new Uri(server.Address, $"v1/models/{options.Name}");
-            Console.WriteLine($"serving {options.Name} version {classifier.Model.Version} ({classifier.Card.Architecture}, loaded in {classifier.LoadTime.TotalSeconds:0.00} s)");
+            Console.WriteLine($"serving {options.Name} version{(versions.Available().Count == 1 ? "" : "s")} {string.Join(", ", versions.Available())}"
+                + (versions.Folder is { } folder ? $"; watching {folder} for new versions every {versionOptions.PollInterval.TotalSeconds:0.##} s" : ""));
             Console.WriteLine($"  POST {url}:predict   GET {url}   GET {new Uri(server.Address, "healthz")}");
             Console.WriteLine("  Ctrl+C (or SIGTERM) stops");
             try

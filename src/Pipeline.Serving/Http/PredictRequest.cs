@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
+using Pipeline.Serving.Prediction;
 
 namespace Pipeline.Serving.Http;
 
@@ -9,23 +11,31 @@ namespace Pipeline.Serving.Http;
 /// itself, and its optional "key" comes back with its prediction, as Cloud ML Engine's batch prediction does), the
 /// columnar form <c>{"inputs": {"image_bytes": [{"b64": "..."}, ...], "key": [...]}}</c> or <c>{"inputs": [...]}</c>,
 /// and for classify <c>{"examples": [...]}</c>; "signature_name", when given, must be "serving_default".
+/// Instead of an image an instance may be the model's input tensor, named "input" as in the ONNX graph: nested lists
+/// of shape [channels, size, size] of normalized floats (<c>{"instances": [[[[0.1, ...]]]]}</c>,
+/// <c>{"instances": [{"input": [...], "key": 1}]}</c> or <c>{"inputs": {"input": [...]}}</c>).
 /// </summary>
 public static class PredictRequest
 {
     /// <summary>The one signature an export has, as TF Serving names its default.</summary>
     public const string Signature = "serving_default";
 
-    /// <summary>What a request holds: each instance's image bytes and key (null without one), and whether it came columnar.</summary>
-    public sealed record Parsed(IReadOnlyList<byte[]> Images, IReadOnlyList<JsonElement?> Keys, bool Columnar);
+    /// <summary>The signature's name for an instance given as the model's input tensor: the ONNX graph's input.</summary>
+    public const string TensorInput = "input";
+
+    /// <summary>What a request holds: each instance (an image or a tensor) and key (null without one), and whether it came columnar.</summary>
+    public sealed record Parsed(IReadOnlyList<ModelInput> Instances, IReadOnlyList<JsonElement?> Keys, bool Columnar);
 
     /// <summary>Decodes the instances' image bytes.</summary>
     /// <exception cref="BadRequestException">The body is not such a request; the message names the field.</exception>
-    public static IReadOnlyList<byte[]> Parse(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes) => Read(body, maxInstances, maxImageBytes).Images;
+    public static IReadOnlyList<byte[]> Parse(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes) =>
+        [.. Read(body, maxInstances, maxImageBytes).Instances.Select(i => i.Image.ToArray())];
 
     /// <summary>Reads a request in any of the forms above.</summary>
     /// <param name="rows">The field holding the instances in the row form: "instances" for predict, "examples" for classify.</param>
+    /// <param name="input">The model's input, whose shape a tensor instance must have; null refuses tensors.</param>
     /// <exception cref="BadRequestException">The body is not such a request; the message names the field.</exception>
-    public static Parsed Read(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes, string rows = "instances")
+    public static Parsed Read(ReadOnlyMemory<byte> body, int maxInstances, long maxImageBytes, string rows = "instances", InputSpec? input = null)
     {
         JsonDocument document;
         try
@@ -59,14 +69,14 @@ public static class PredictRequest
                 throw new BadRequestException($"missing field \"{rows}\": send {{\"{rows}\": [{{\"image_bytes\": {{\"b64\": \"...\"}}}}]}} (or the columnar {{\"inputs\": ...}})");
             }
             var keys = new List<JsonElement?>();
-            var images = new List<byte[]>();
+            var images = new List<ModelInput>();
             if (hasRows)
             {
                 var index = 0;
                 foreach (var instance in Items(instances, rows, maxInstances))
                 {
                     var where = $"{rows}[{index++}]";
-                    images.Add(Image(instance, where, maxImageBytes));
+                    images.Add(Instance(instance, where, maxImageBytes, input));
                     keys.Add(instance.ValueKind == JsonValueKind.Object && instance.TryGetProperty("key", out var key) ? Key(key, $"{where}.key") : null);
                 }
                 return new Parsed(images, keys, Columnar: false);
@@ -77,7 +87,7 @@ public static class PredictRequest
                 var index = 0;
                 foreach (var value in Items(inputs, "inputs", maxInstances))
                 {
-                    images.Add(Image(value, $"inputs[{index++}]", maxImageBytes));
+                    images.Add(Instance(value, $"inputs[{index++}]", maxImageBytes, input));
                     keys.Add(null);
                 }
                 return new Parsed(images, keys, Columnar: true);
@@ -86,21 +96,27 @@ public static class PredictRequest
             {
                 throw new BadRequestException($"\"inputs\" is a JSON {Kind(inputs)}; send {{\"inputs\": {{\"image_bytes\": [{{\"b64\": \"...\"}}]}}}} or {{\"inputs\": [...]}}");
             }
-            foreach (var input in inputs.EnumerateObject())
+            foreach (var named in inputs.EnumerateObject())
             {
-                if (input.Name is not ("image_bytes" or "key"))
+                if (named.Name is not ("image_bytes" or TensorInput or "key"))
                 {
-                    throw new BadRequestException($"inputs has no input \"{input.Name}\": this model's inputs are \"image_bytes\" (and an optional \"key\")");
+                    throw new BadRequestException($"inputs has no input \"{named.Name}\": this model's inputs are \"image_bytes\" or \"{TensorInput}\" (and an optional \"key\")");
                 }
             }
-            if (!inputs.TryGetProperty("image_bytes", out var column))
+            var hasImages = inputs.TryGetProperty("image_bytes", out var column);
+            var hasTensors = inputs.TryGetProperty(TensorInput, out var tensorColumn);
+            if (hasImages == hasTensors)
             {
-                throw new BadRequestException("inputs lacks \"image_bytes\": send {\"inputs\": {\"image_bytes\": [{\"b64\": \"...\"}]}}");
+                throw new BadRequestException(hasImages
+                    ? $"inputs has both \"image_bytes\" and \"{TensorInput}\"; an instance is one or the other, so send one of them"
+                    : $"inputs lacks \"image_bytes\": send {{\"inputs\": {{\"image_bytes\": [{{\"b64\": \"...\"}}]}}}} (or \"{TensorInput}\": the model's input tensors)");
             }
             var position = 0;
-            foreach (var value in Items(column, "inputs.image_bytes", maxInstances))
+            var name = hasImages ? "image_bytes" : TensorInput;
+            foreach (var value in Items(hasImages ? column : tensorColumn, $"inputs.{name}", maxInstances))
             {
-                images.Add(Image(value, $"inputs.image_bytes[{position++}]", maxImageBytes));
+                var where = $"inputs.{name}[{position++}]";
+                images.Add(hasImages ? new ModelInput(where, Image(value, where, maxImageBytes)) : Tensor(value, where, input));
             }
             if (inputs.TryGetProperty("key", out var keyColumn))
             {
@@ -141,6 +157,68 @@ public static class PredictRequest
     private static JsonElement Key(JsonElement key, string field) => key.ValueKind is JsonValueKind.String or JsonValueKind.Number
         ? key.Clone()
         : throw new BadRequestException($"{field} is a JSON {Kind(key)}; a key is a string or a number");
+
+    /// <summary>A row form's instance: an image, given as an object, or a tensor, given as a list or as {"input": [...]}.</summary>
+    private static ModelInput Instance(JsonElement instance, string where, long maxImageBytes, InputSpec? input)
+    {
+        if (instance.ValueKind == JsonValueKind.Array)
+        {
+            return Tensor(instance, where, input);
+        }
+        if (instance.ValueKind == JsonValueKind.Object && instance.TryGetProperty(TensorInput, out var tensor))
+        {
+            if (instance.TryGetProperty("image_bytes", out _) || instance.TryGetProperty("b64", out _))
+            {
+                throw new BadRequestException($"{where} has both an image and \"{TensorInput}\"; an instance is one or the other");
+            }
+            return Tensor(tensor, $"{where}.{TensorInput}", input);
+        }
+        return new ModelInput(where, Image(instance, where, maxImageBytes));
+    }
+
+    /// <summary>The model's input tensor for one instance: nested lists of exactly [channels, size, size] numbers.</summary>
+    private static ModelInput Tensor(JsonElement value, string where, InputSpec? input)
+    {
+        if (input is null)
+        {
+            throw new BadRequestException($"{where} is a tensor; this endpoint takes images only: give {{\"image_bytes\": {{\"b64\": \"...\"}}}}");
+        }
+        int[] shape = [input.Channels, input.Size, input.Size];
+        var values = new float[input.ValuesPerImage];
+        var written = 0;
+        Fill(value, where, 0);
+        return ModelInput.Tensor(where, values);
+
+        void Fill(JsonElement element, string path, int depth)
+        {
+            var expected = $"\"{TensorInput}\" is [channels, height, width] = [{string.Join(", ", shape)}] normalized floats";
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                throw new BadRequestException($"{path} is a JSON {Kind(element)}, not a list; {expected}");
+            }
+            if (element.GetArrayLength() != shape[depth])
+            {
+                throw new BadRequestException($"{path} has {element.GetArrayLength()} items; it must have {shape[depth]} ({expected})");
+            }
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var itemPath = $"{path}[{index++}]";
+                if (depth < shape.Length - 1)
+                {
+                    Fill(item, itemPath, depth + 1);
+                }
+                else if (item.ValueKind != JsonValueKind.Number || !item.TryGetSingle(out var number) || !float.IsFinite(number))
+                {
+                    throw new BadRequestException($"{itemPath} is {(item.ValueKind == JsonValueKind.Number ? item.GetRawText() : "a JSON " + Kind(item))}, not a finite number; {expected}");
+                }
+                else
+                {
+                    values[written++] = number;
+                }
+            }
+        }
+    }
 
     private static byte[] Image(JsonElement instance, string where, long maxImageBytes)
     {

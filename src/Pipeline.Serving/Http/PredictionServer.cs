@@ -12,14 +12,16 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Core.Images;
 using Pipeline.Serving.Prediction;
+using Pipeline.Serving.Versions;
 
 namespace Pipeline.Serving.Http;
 
 /// <summary>
-/// The REST prediction server, in TensorFlow Serving's conventions: POST /v1/models/NAME:predict, GET /v1/models/NAME
-/// (version and state), GET /v1/models/NAME/metadata (the model card), GET /healthz and GET
-/// /monitoring/prometheus/metrics (<see cref="ServerMetrics"/>). Client mistakes get a 4xx with
-/// {"error": "..."} that says what is wrong; only a fault of the server itself is a 500.
+/// The REST prediction server, in TensorFlow Serving's conventions: POST /v1/models/NAME:predict (and :classify), GET
+/// /v1/models/NAME (each version's state), GET /v1/models/NAME/metadata (signature_def and the model card), each also
+/// under /versions/N and /labels/L; GET /healthz and GET /monitoring/prometheus/metrics (<see cref="ServerMetrics"/>).
+/// The versions come from <see cref="ModelVersions"/>, which loads new ones while the server runs. Client mistakes get
+/// a 4xx with {"error": "..."} that says what is wrong; only a fault of the server itself is a 500.
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
 {
@@ -29,22 +31,32 @@ public sealed class PredictionServer : IAsyncDisposable
     private readonly ConcurrencyLimiter _decoding;
 
     private readonly Drain _drain;
+    private readonly ModelVersions? _ownedVersions;
     private int _disposed;
 
-    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Drain drain, Uri address)
+    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Drain drain, Uri address, ModelVersions? ownedVersions)
     {
         _app = app;
         _drain = drain;
         _decoding = decoding;
+        _ownedVersions = ownedVersions;
         Address = address;
     }
 
     /// <summary>The address it listens on, with the real port when 0 was asked for.</summary>
     public Uri Address { get; }
 
-    public static async Task<PredictionServer> StartAsync(OnnxClassifier classifier, ServerOptions options, Action<string>? log = null)
+    /// <summary>Serves one version the caller loaded (and keeps owning).</summary>
+    public static Task<PredictionServer> StartAsync(OnnxClassifier classifier, ServerOptions options, Action<string>? log = null) =>
+        StartAsync(ModelVersions.Single(classifier), options, log, ownsVersions: true);
+
+    /// <summary>Serves the versions, and starts their polling; <paramref name="versions"/> stays the caller's to dispose after the server.</summary>
+    public static Task<PredictionServer> StartAsync(ModelVersions versions, ServerOptions options, Action<string>? log = null) =>
+        StartAsync(versions, options, log, ownsVersions: false);
+
+    private static async Task<PredictionServer> StartAsync(ModelVersions versions, ServerOptions options, Action<string>? log, bool ownsVersions)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(versions);
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -81,10 +93,13 @@ public sealed class PredictionServer : IAsyncDisposable
         });
         var app = builder.Build();
         var metrics = new ServerMetrics();
-        var version = classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        metrics.Loaded(options.Name, version, ok: true);
+        foreach (var status in versions.Statuses())
+        {
+            metrics.Loaded(options.Name, status.Version, ok: status.Error is null);
+        }
+        versions.OnLoaded = (version, ok) => metrics.Loaded(options.Name, version, ok);
         // First, so that the rate limiter's 503s and the fallback's 404s are counted as well.
-        app.Use((context, next) => metrics.Observe(context, () => next(context), options.Name, version));
+        app.Use((context, next) => metrics.Observe(context, () => next(context), options.Name));
         // The host stops on Ctrl+C and SIGTERM (docker stop, systemd) by refusing new connections and finishing the
         // requests in flight; the drain says how many, in the log.
         var drain = new Drain(log ?? (_ => { }));
@@ -101,24 +116,32 @@ public sealed class PredictionServer : IAsyncDisposable
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
-        var handler = new RequestHandler(classifier, options, decoding, log ?? (_ => { }), metrics);
+        var handler = new RequestHandler(versions, options, decoding, log ?? (_ => { }), metrics);
         // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
         string[] read = [HttpMethods.Get, HttpMethods.Head];
-        app.MapPost("/v1/models/{target}", handler.PredictAsync).RequireRateLimiting(PredictPolicy);
-        app.MapMethods("/v1/models/{name}", read, handler.Status);
-        app.MapMethods("/v1/models/{name}/metadata", read, handler.Metadata);
-        // A version named in the path, as TF Serving's clients pin one: the served version answers, any other is a 404.
-        app.MapPost("/v1/models/{name}/versions/{target}", handler.VersionPredictAsync).RequireRateLimiting(PredictPolicy);
-        app.MapMethods("/v1/models/{name}/versions/{version}", read, handler.VersionStatus);
-        app.MapMethods("/v1/models/{name}/versions/{version}/metadata", read, handler.VersionMetadata);
+        app.MapPost("/v1/models/{target}", (HttpContext context, string target) => handler.PredictAsync(context, target, default))
+            .RequireRateLimiting(PredictPolicy);
+        app.MapMethods("/v1/models/{name}", read, (HttpContext context, string name) => handler.Status(context, name, default));
+        app.MapMethods("/v1/models/{name}/metadata", read, (string name) => handler.Metadata(name, default));
+        // A version pinned by number, or by a label such as "stable" (ModelVersions' labels file), as TF Serving's clients do.
+        app.MapPost("/v1/models/{name}/versions/{target}", (HttpContext context, string name, string target) => handler.PinnedPredictAsync(context, name, target, label: false))
+            .RequireRateLimiting(PredictPolicy);
+        app.MapPost("/v1/models/{name}/labels/{target}", (HttpContext context, string name, string target) => handler.PinnedPredictAsync(context, name, target, label: true))
+            .RequireRateLimiting(PredictPolicy);
+        app.MapMethods("/v1/models/{name}/versions/{version}", read, (HttpContext context, string name, string version) => handler.Status(context, name, new Selector(version, null)));
+        app.MapMethods("/v1/models/{name}/labels/{label}", read, (HttpContext context, string name, string label) => handler.Status(context, name, new Selector(null, label)));
+        app.MapMethods("/v1/models/{name}/versions/{version}/metadata", read, (string name, string version) => handler.Metadata(name, new Selector(version, null)));
+        app.MapMethods("/v1/models/{name}/labels/{label}/metadata", read, (string name, string label) => handler.Metadata(name, new Selector(null, label)));
+        app.MapMethods("/v1/models/{name}/labels", read, handler.Labels);
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         app.MapMethods(ServerMetrics.Path, read, metrics.Write);
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
         // Routing would answer a known path with the wrong method 405, but the fallback matches every method first.
         app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
+        versions.StartPolling();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PredictionServer(app, decoding, drain, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        return new PredictionServer(app, decoding, drain, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)), ownsVersions ? versions : null);
     }
 
     /// <summary>Requests being answered now.</summary>
@@ -137,85 +160,74 @@ public sealed class PredictionServer : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _decoding.Dispose();
+        _ownedVersions?.Dispose();
     }
 
-    /// <summary>Permits of the decoding limiter, one per pixel: a request's own budget, within an int.</summary>
     /// <summary>The decoding turn's permits for this many pixels: one per thousand, rounded up.</summary>
     private static int DecodingPermits(long pixels) => (int)Math.Clamp((pixels + 999) / 1000, 1, int.MaxValue);
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
 
+    /// <summary>Which version a path names: by number (/versions/N), by label (/labels/L), or neither (the highest available).</summary>
+    private readonly record struct Selector(string? Version, string? Label);
+
     private sealed class RequestHandler
     {
         private const string PredictSuffix = ":predict";
         private const string ClassifySuffix = ":classify";
 
-        private readonly OnnxClassifier _classifier;
+        private readonly ModelVersions _versions;
         private readonly ServerOptions _options;
         private readonly ConcurrencyLimiter _decoding;
         private readonly Action<string> _log;
+        private readonly ServerMetrics _metrics;
 
         /// <summary>Large requests in flight: decoding, or waiting for their turn while they hold a predict slot.</summary>
         private int _largeRequests;
 
-        private readonly ServerMetrics _metrics;
-
-        public RequestHandler(OnnxClassifier classifier, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log, ServerMetrics metrics)
+        public RequestHandler(ModelVersions versions, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log, ServerMetrics metrics)
         {
-            _metrics = metrics;
-            _classifier = classifier;
+            _versions = versions;
             _options = options;
             _decoding = decoding;
             _log = log;
+            _metrics = metrics;
         }
 
-        /// <summary>POST /v1/models/NAME/versions/N:predict (or :classify).</summary>
-        public Task<IResult> VersionPredictAsync(HttpContext context, string name, string target)
+        private string Models => $"/v1/models/{_options.Name}";
+
+        /// <summary>POST /v1/models/NAME/versions/N:predict or /labels/L:predict (or :classify).</summary>
+        public Task<IResult> PinnedPredictAsync(HttpContext context, string name, string target, bool label)
         {
             var colon = target.LastIndexOf(':');
             if (colon < 0)
             {
                 return Task.FromResult(AllowedMethods(context.Request.Path) is not null ? MethodNotAllowed(context)
-                    : Error(404, $"POST {context.Request.Path} is not an endpoint; predict with POST /v1/models/{_options.Name}/versions/{ServedVersion}:predict"));
+                    : Error(404, $"POST {context.Request.Path} is not an endpoint; predict with POST {Models}/{(label ? "labels/LABEL" : "versions/N")}:predict"));
             }
-            return VersionProblem(name, target[..colon]) is { } problem ? Task.FromResult(problem) : PredictAsync(context, name + target[colon..]);
+            var selector = label ? new Selector(null, target[..colon]) : new Selector(target[..colon], null);
+            return PredictAsync(context, name + target[colon..], selector);
         }
 
-        public IResult VersionStatus(HttpContext context, string name, string version) => VersionProblem(name, version) ?? Status(context, name);
-
-        public IResult VersionMetadata(string name, string version) => VersionProblem(name, version) ?? Metadata(name);
-
-        private string ServedVersion => _classifier.Model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-        /// <summary>A 404 when the path names another model or a version this server does not serve; null when it is the served one.</summary>
-        private IResult? VersionProblem(string name, string version) =>
-            name != _options.Name ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
-            : version != ServedVersion ? Error(404, $"version {version} of {name} is not served; this server serves version {ServedVersion}")
-            : null;
-
-        public async Task<IResult> PredictAsync(HttpContext context, string target)
+        public async Task<IResult> PredictAsync(HttpContext context, string target, Selector selector)
         {
             var classify = target.EndsWith(ClassifySuffix, StringComparison.Ordinal);
             if (!classify && !target.EndsWith(PredictSuffix, StringComparison.Ordinal))
             {
                 return target == _options.Name
                     ? MethodNotAllowed(context)
-                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST /v1/models/{_options.Name}:predict (or :classify)");
-            }
-            var name = target[..target.LastIndexOf(':')];
-            if (name != _options.Name)
-            {
-                return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
+                    : Error(404, $"POST /v1/models/{target} is not an endpoint; predict with POST {Models}:predict (or :classify)");
             }
             try
             {
+                // The version first: a request for one not served is a 404 (or a 503 while it loads) whatever its body.
+                using var lease = Lease(target[..target.LastIndexOf(':')], selector);
+                context.Items[ServerMetrics.VersionItem] = lease.Version;
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-                var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances");
-                var images = request.Images.Select(i => (ReadOnlyMemory<byte>)i).ToList();
-                var field = request.Columnar ? "inputs.image_bytes" : classify ? "examples" : "instances";
-                var names = Enumerable.Range(0, images.Count).Select(i => $"{field}[{i}]").ToList();
-                var pixels = RequestPixels(images, names);
+                var classifier = lease.Classifier;
+                var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances", classifier.Card.Input);
+                var pixels = RequestPixels(classifier, request.Instances);
                 var large = pixels > _options.SmallRequestPixels;
                 // A large request holds its predict slot while it waits to decode: one slot at least stays for small ones.
                 if (large && Interlocked.Increment(ref _largeRequests) > _options.MaxLargeRequests)
@@ -225,7 +237,7 @@ public sealed class PredictionServer : IAsyncDisposable
                 }
                 try
                 {
-                    return await PredictAsync(request, images, names, large ? pixels : 0, classify, context.RequestAborted).ConfigureAwait(false);
+                    return await PredictAsync(lease, request, large ? pixels : 0, classify, context.RequestAborted).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -251,23 +263,23 @@ public sealed class PredictionServer : IAsyncDisposable
         }
 
         /// <param name="largePixels">The request's pixels when it is large (it then waits for its turn to decode); 0 when small.</param>
-        private async Task<IResult> PredictAsync(PredictRequest.Parsed request, List<ReadOnlyMemory<byte>> images, List<string> names, long largePixels, bool classify,
-            CancellationToken cancellation)
+        private async Task<IResult> PredictAsync(VersionLease lease, PredictRequest.Parsed request, long largePixels, bool classify, CancellationToken cancellation)
         {
             using var turn = largePixels > 0 ? await _decoding.AcquireAsync(DecodingPermits(largePixels), cancellation).ConfigureAwait(false) : null;
             if (turn is { IsAcquired: false })
             {
                 return Error(503, "the server is busy decoding large requests; retry shortly");
             }
-            var predictions = _classifier.Predict(images, names, _options.MaxImagePixels);
-            _metrics.Predicted(_options.Name, ServedVersion, predictions.Count);
+            var classifier = lease.Classifier;
+            var predictions = classifier.Predict(request.Instances, _options.MaxImagePixels);
+            _metrics.Predicted(_options.Name, lease.Version, predictions.Count);
             if (classify)
             {
                 // TF Serving's classify result: per example, every class with its score, the likeliest first.
                 return Results.Json(new JsonObject
                 {
                     ["result"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonArray([.. p.Probabilities
-                        .Select((score, id) => (Score: score, Label: _classifier.Card.Classes[id]))
+                        .Select((score, id) => (Score: score, Label: classifier.Card.Classes[id]))
                         .OrderByDescending(c => c.Score)
                         .Select(c => (JsonNode)new JsonArray(c.Label, JsonValue.Create(c.Score)))]))]),
                 });
@@ -306,53 +318,149 @@ public sealed class PredictionServer : IAsyncDisposable
             });
         }
 
-        public IResult Status(HttpContext context, string name) => name != _options.Name
-            ? name == _options.Name + PredictSuffix ? MethodNotAllowed(context) : Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
-            : Results.Json(new JsonObject
+        /// <summary>The version a request names, held until the lease is disposed.</summary>
+        /// <exception cref="BadRequestException">Another model, or a version or label not served now: 404, or 503 while it loads.</exception>
+        private VersionLease Lease(string name, Selector selector)
+        {
+            if (name != _options.Name)
             {
-                ["model_version_status"] = new JsonArray(new JsonObject
+                throw new BadRequestException($"no model named \"{name}\"; this server serves \"{_options.Name}\"", 404);
+            }
+            try
+            {
+                return _versions.Lease(VersionNumber(selector), selector.Label);
+            }
+            catch (VersionUnavailableException e)
+            {
+                throw new BadRequestException($"{_options.Name}: {e.Message}", e.Transient ? 503 : 404);
+            }
+        }
+
+        private static int? VersionNumber(Selector selector) => selector.Version switch
+        {
+            null => null,
+            var text when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) && number > 0 => number,
+            var text => throw new BadRequestException($"\"{text}\" is not a version number (1, 2, …)", 404),
+        };
+
+        /// <summary>
+        /// TF Serving's GetModelStatus: every version this server knows of (available, loading, unloading, and failed as
+        /// END with its error), or the one a path names.
+        /// </summary>
+        public IResult Status(HttpContext context, string name, Selector selector)
+        {
+            if (name != _options.Name)
+            {
+                return name == _options.Name + PredictSuffix || name == _options.Name + ClassifySuffix ? MethodNotAllowed(context)
+                    : Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
+            }
+            IEnumerable<VersionStatus> statuses = _versions.Statuses();
+            try
+            {
+                if (selector.Label is { } label)
                 {
-                    ["version"] = ServedVersion,
-                    ["state"] = "AVAILABLE",
-                    ["status"] = new JsonObject { ["error_code"] = "OK", ["error_message"] = "" },
-                }),
+                    var (labels, _) = _versions.Labels();
+                    if (!labels.TryGetValue(label, out var labelled))
+                    {
+                        return Error(404, $"{_options.Name}: no version is labelled \"{label}\"");
+                    }
+                    statuses = [statuses.FirstOrDefault(s => s.Version == labelled) ?? new VersionStatus(labelled, "END", $"version {labelled} is not in the export folder")];
+                }
+                else if (VersionNumber(selector) is { } number)
+                {
+                    statuses = statuses.Where(s => s.Version == number).ToList();
+                    if (!statuses.Any())
+                    {
+                        return Error(404, $"{_options.Name}: version {number} is unknown; versions: {string.Join(", ", _versions.Statuses().Select(s => $"{s.Version} ({s.State})"))}");
+                    }
+                }
+            }
+            catch (BadRequestException e)
+            {
+                return Error(e.Status, e.Message);
+            }
+            return Results.Json(new JsonObject
+            {
+                ["model_version_status"] = new JsonArray([.. statuses.Select(s => (JsonNode)new JsonObject
+                {
+                    ["version"] = s.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["state"] = s.State,
+                    ["status"] = new JsonObject { ["error_code"] = s.Error is null ? "OK" : "INVALID_ARGUMENT", ["error_message"] = s.Error ?? "" },
+                })]),
             });
+        }
+
+        /// <summary>GET /v1/models/NAME/labels: the version labels and the versions they name (ours; TF Serving has no such endpoint).</summary>
+        public IResult Labels(string name)
+        {
+            if (name != _options.Name)
+            {
+                return Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"");
+            }
+            var (labels, error) = _versions.Labels();
+            var json = new JsonObject
+            {
+                ["labels"] = new JsonObject([.. labels.OrderBy(l => l.Key, StringComparer.Ordinal)
+                    .Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)))]),
+            };
+            if (error is not null)
+            {
+                json["error"] = error;
+            }
+            return Results.Json(json);
+        }
 
         /// <summary>
         /// TF Serving's GetModelMetadata answer: the model spec and the serving_default signature_def (the inputs'
         /// and outputs' dtypes and shapes, -1 for the batch), and beside it our model card.
         /// </summary>
-        public IResult Metadata(string name) => name != _options.Name
-            ? Error(404, $"no model named \"{name}\"; this server serves \"{_options.Name}\"")
-            : Results.Json(new JsonObject
+        public IResult Metadata(string name, Selector selector)
+        {
+            try
             {
-                ["model_spec"] = new JsonObject { ["name"] = _options.Name, ["signature_name"] = "", ["version"] = ServedVersion },
-                ["metadata"] = new JsonObject
+                using var lease = Lease(name, selector);
+                var card = lease.Classifier.Card;
+                return Results.Json(new JsonObject
                 {
-                    ["signature_def"] = new JsonObject
+                    ["model_spec"] = new JsonObject
+                    {
+                        ["name"] = _options.Name,
+                        ["signature_name"] = "",
+                        ["version"] = lease.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    },
+                    ["metadata"] = new JsonObject
                     {
                         ["signature_def"] = new JsonObject
                         {
-                            [PredictRequest.Signature] = new JsonObject
+                            ["signature_def"] = new JsonObject
                             {
-                                ["inputs"] = new JsonObject
+                                [PredictRequest.Signature] = new JsonObject
                                 {
-                                    ["image_bytes"] = Tensor("DT_STRING", "image_bytes", -1),
-                                    ["key"] = Tensor("DT_STRING", "key", -1),
+                                    ["inputs"] = new JsonObject
+                                    {
+                                        ["image_bytes"] = Tensor("DT_STRING", "image_bytes", -1),
+                                        [PredictRequest.TensorInput] = Tensor("DT_FLOAT", PredictRequest.TensorInput, -1, card.Input.Channels, card.Input.Size, card.Input.Size),
+                                        ["key"] = Tensor("DT_STRING", "key", -1),
+                                    },
+                                    ["outputs"] = new JsonObject
+                                    {
+                                        ["classes"] = Tensor("DT_INT64", "classes", -1),
+                                        ["label"] = Tensor("DT_STRING", "label", -1),
+                                        ["probabilities"] = Tensor("DT_FLOAT", "probabilities", -1, card.Classes.Count),
+                                    },
+                                    ["method_name"] = "tensorflow/serving/predict",
                                 },
-                                ["outputs"] = new JsonObject
-                                {
-                                    ["classes"] = Tensor("DT_INT64", "classes", -1),
-                                    ["label"] = Tensor("DT_STRING", "label", -1),
-                                    ["probabilities"] = Tensor("DT_FLOAT", "probabilities", -1, _classifier.Card.Classes.Count),
-                                },
-                                ["method_name"] = "tensorflow/serving/predict",
                             },
                         },
+                        ["model_card"] = card.ToJson(),
                     },
-                    ["model_card"] = _classifier.Card.ToJson(),
-                },
-            });
+                });
+            }
+            catch (BadRequestException e)
+            {
+                return Error(e.Status, e.Message);
+            }
+        }
 
         /// <summary>A TensorInfo as TF Serving's JSON writes it: dtype, shape (sizes as strings), and the tensor's name.</summary>
         private static JsonObject Tensor(string dtype, string name, params long[] dims) => new()
@@ -367,16 +475,16 @@ public sealed class PredictionServer : IAsyncDisposable
         };
 
         /// <summary>The pixels the request's images decode to, from their headers; over the budget is the client's mistake.</summary>
-        private long RequestPixels(IReadOnlyList<ReadOnlyMemory<byte>> images, IReadOnlyList<string> names)
+        private long RequestPixels(OnnxClassifier classifier, IReadOnlyList<ModelInput> instances)
         {
-            var each = _classifier.HeaderPixels(images, names, _options.MaxImagePixels);
+            var each = classifier.HeaderPixels(instances, _options.MaxImagePixels);
             long total = 0;
             for (var i = 0; i < each.Length; i++)
             {
                 total += each[i];
                 if (total > _options.MaxRequestPixels)
                 {
-                    throw new BadRequestException($"{names[i]}: with it the request's images hold {total:N0} pixels, more than the {_options.MaxRequestPixels:N0} "
+                    throw new BadRequestException($"{instances[i].Name}: with it the request's images hold {total:N0} pixels, more than the {_options.MaxRequestPixels:N0} "
                         + "allowed per request (width × height summed from their headers); send fewer or smaller images per request");
                 }
             }
@@ -386,7 +494,8 @@ public sealed class PredictionServer : IAsyncDisposable
         /// <summary>An unknown path is a 404; a known one asked with a method it does not take is a 405 saying which it takes.</summary>
         public IResult Unmatched(HttpContext context) => AllowedMethods(context.Request.Path) is not null
             ? MethodNotAllowed(context)
-            : Error(404, $"no endpoint {context.Request.Method} {context.Request.Path}; use POST /v1/models/{_options.Name}:predict, GET /v1/models/{_options.Name}, GET /healthz");
+            : Error(404, $"no endpoint {context.Request.Method} {context.Request.Path}; use POST {Models}:predict (or /versions/N:predict, /labels/LABEL:predict), "
+                + $"GET {Models}, GET /healthz");
 
         private IResult MethodNotAllowed(HttpContext context)
         {
@@ -398,14 +507,39 @@ public sealed class PredictionServer : IAsyncDisposable
         /// <summary>The methods the server answers on a path, or null when it has no such endpoint; the routes above, as a client sees them.</summary>
         private string[]? AllowedMethods(PathString path)
         {
-            var models = $"/v1/models/{_options.Name}";
-            return path.Value switch
+            string[] read = [HttpMethods.Get, HttpMethods.Head];
+            var value = path.Value ?? "";
+            if (value is "/healthz" or ServerMetrics.Path)
             {
-                "/healthz" or ServerMetrics.Path => [HttpMethods.Get, HttpMethods.Head],
-                var p when p == models || p == models + "/metadata" => [HttpMethods.Get, HttpMethods.Head],
-                var p when p == $"{models}/versions/{ServedVersion}" || p == $"{models}/versions/{ServedVersion}/metadata" => [HttpMethods.Get, HttpMethods.Head],
-                var p when p == $"{models}/versions/{ServedVersion}{PredictSuffix}" || p == $"{models}/versions/{ServedVersion}{ClassifySuffix}" => [HttpMethods.Post],
-                var p when p == models + PredictSuffix || p == models + ClassifySuffix => [HttpMethods.Post],
+                return read;
+            }
+            if (!value.StartsWith(Models, StringComparison.Ordinal))
+            {
+                return null;
+            }
+            var rest = value[Models.Length..];
+            if (rest == "/labels")
+            {
+                return read;
+            }
+            // /versions/N and /labels/L name a version; what follows them is what follows the model's own path.
+            foreach (var pin in new[] { "/versions/", "/labels/" })
+            {
+                if (rest.StartsWith(pin, StringComparison.Ordinal))
+                {
+                    var end = rest.IndexOfAny([':', '/'], pin.Length);
+                    if (end == pin.Length)
+                    {
+                        return null;
+                    }
+                    rest = end < 0 ? "" : rest[end..];
+                    break;
+                }
+            }
+            return rest switch
+            {
+                "" or "/metadata" => read,
+                PredictSuffix or ClassifySuffix => [HttpMethods.Post],
                 _ => null,
             };
         }

@@ -12,6 +12,9 @@ public sealed class ServerMetrics
 {
     public const string Path = "/monitoring/prometheus/metrics";
 
+    /// <summary>The HttpContext item in which the endpoint leaves the version that answered; requests no one version answers count under "".</summary>
+    public const string VersionItem = "pipeline.version";
+
     private readonly Counter _requests;
     private readonly Histogram _latency;
     private readonly Counter _loads;
@@ -38,12 +41,12 @@ public sealed class ServerMetrics
     public CollectorRegistry Registry { get; }
 
     /// <summary>A model version loaded, or refused.</summary>
-    public void Loaded(string model, string version, bool ok) => _loads.WithLabels(model, version, ok ? "ok" : "error").Inc();
+    public void Loaded(string model, int version, bool ok) => _loads.WithLabels(model, Text(version), ok ? "ok" : "error").Inc();
 
-    public void Predicted(string model, string version, int instances) => _instances.WithLabels(model, version).Inc(instances);
+    public void Predicted(string model, int version, int instances) => _instances.WithLabels(model, Text(version)).Inc(instances);
 
     /// <summary>Counts and times every request, whatever answers it (an endpoint, the rate limiter's 503, the fallback's 404).</summary>
-    public async Task Observe(HttpContext context, Func<Task> next, string model, string version)
+    public async Task Observe(HttpContext context, Func<Task> next, string model)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
@@ -53,6 +56,7 @@ public sealed class ServerMetrics
         finally
         {
             var endpoint = Endpoint(context.Request.Path, model);
+            var version = context.Items.TryGetValue(VersionItem, out var answered) && answered is int number ? Text(number) : "";
             _requests.WithLabels(model, version, endpoint, context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
             _latency.WithLabels(model, version, endpoint).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
@@ -65,17 +69,22 @@ public sealed class ServerMetrics
         await Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
+    private static string Text(int version) => version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>A bounded label for the path, never the path itself (a scan of random paths must not make a series each).</summary>
     private static string Endpoint(PathString path, string model)
     {
         var models = $"/v1/models/{model}";
         var value = path.Value ?? "";
-        // A version named in the path counts under the same endpoint as without it.
-        if (value.StartsWith(models + "/versions/", StringComparison.Ordinal))
+        // A version named in the path, by number or label, counts under the same endpoint as without it.
+        foreach (var pin in new[] { "/versions/", "/labels/" })
         {
-            var rest = value[(models.Length + "/versions/".Length)..];
-            var cut = rest.IndexOfAny([':', '/']);
-            value = cut < 0 ? models : models + rest[cut..];
+            if (value.StartsWith(models + pin, StringComparison.Ordinal))
+            {
+                var rest = value[(models.Length + pin.Length)..];
+                var cut = rest.IndexOfAny([':', '/']);
+                value = cut < 0 ? models : models + rest[cut..];
+            }
         }
         return value switch
         {

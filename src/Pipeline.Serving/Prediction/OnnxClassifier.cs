@@ -71,18 +71,41 @@ public sealed class OnnxClassifier : IDisposable
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(names);
-        if (images.Count == 0)
+        return Predict([.. images.Select((image, i) => new ModelInput(names[i], image))], maxPixels);
+    }
+
+    /// <summary>Predicts each instance in one batch: images are decoded, tensors taken as they are.</summary>
+    /// <param name="maxPixels">As for the overload with images.</param>
+    /// <exception cref="BadImageException">An image cannot be decoded or is too large; the message names it.</exception>
+    /// <exception cref="ArgumentException">A tensor does not hold Channels × Size × Size values (a caller's bug: requests are checked as they are read).</exception>
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<ModelInput> instances, long maxPixels = long.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(instances);
+        if (instances.Count == 0)
         {
             return [];
         }
         var perImage = Card.Input.ValuesPerImage;
-        var input = new float[images.Count * perImage];
-        var decoder = Decoder(Math.Min(maxPixels, _maxPixels));
-        for (var i = 0; i < images.Count; i++)
+        var input = new float[instances.Count * perImage];
+        InputImageDecoder? decoder = null;
+        for (var i = 0; i < instances.Count; i++)
         {
-            decoder.Decode(images[i].Span, input.AsSpan(i * perImage, perImage), names[i]);
+            var destination = input.AsSpan(i * perImage, perImage);
+            if (instances[i].Values is { } values)
+            {
+                if (values.Length != perImage)
+                {
+                    throw new ArgumentException($"{instances[i].Name} holds {values.Length} values; the input needs {perImage}", nameof(instances));
+                }
+                values.CopyTo(destination);
+            }
+            else
+            {
+                decoder ??= Decoder(Math.Min(maxPixels, _maxPixels));
+                decoder.Decode(instances[i].Image.Span, destination, instances[i].Name);
+            }
         }
-        return ToPredictions(Probabilities(input, images.Count));
+        return ToPredictions(Probabilities(input, instances.Count));
     }
 
     /// <summary>Each image's width × height from its header, without decoding: what predicting them will cost.</summary>
@@ -92,8 +115,15 @@ public sealed class OnnxClassifier : IDisposable
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(names);
+        return HeaderPixels([.. images.Select((image, i) => new ModelInput(names[i], image))], maxPixels);
+    }
+
+    /// <summary>As the overload with images; a tensor is not decoded, so it costs no pixels.</summary>
+    public long[] HeaderPixels(IReadOnlyList<ModelInput> instances, long maxPixels = long.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(instances);
         var decoder = Decoder(Math.Min(maxPixels, _maxPixels));
-        return [.. images.Select((image, i) => decoder.HeaderPixels(image.Span, names[i]))];
+        return [.. instances.Select(i => i.IsTensor ? 0 : decoder.HeaderPixels(i.Image.Span, i.Name))];
     }
 
     /// <summary>Runs the graph on already prepared input (count × Channels × Size × Size normalized floats) and returns count × classes probabilities.</summary>

@@ -99,23 +99,30 @@ public sealed class PredictionServerLimitsTests : IDisposable
         var small = Convert.ToBase64String(TestImages.Black);
 
         // Two 25-megapixel images: this request decodes for a second or more, holding one of the two predict slots.
-        var decoding = client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge, huge)));
-        await Task.Delay(300); // its body sent and its size read: it is in flight, large
+        // On a busy machine its body may still be arriving when the next large one is counted, and it is then the one
+        // refused: that attempt shows nothing, so it is made again (at most three times).
         HttpResponseMessage? refused = null;
         HttpResponseMessage? answered = null;
-        while (!decoding.IsCompleted && refused is null)
+        HttpResponseMessage last = null!;
+        for (var attempt = 0; attempt < 3 && refused is null; attempt++)
         {
-            var second = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge)));
-            if (second.StatusCode == HttpStatusCode.ServiceUnavailable && !decoding.IsCompleted)
+            var decoding = client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge, huge)));
+            await Task.Delay(300); // its body sent and its size read: it is in flight, large
+            while (!decoding.IsCompleted && refused is null)
             {
-                refused = second;
-                answered = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(small)));
+                var second = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(huge)));
+                if (second.StatusCode == HttpStatusCode.ServiceUnavailable && !decoding.IsCompleted)
+                {
+                    refused = second;
+                    answered = await client.PostAsync("v1/models/tiny:predict", new StringContent(Body(small)));
+                }
             }
+            last = await decoding;
         }
 
-        Assert.NotNull(refused);
+        Assert.True(refused is not null, $"{(int)last.StatusCode} {await last.Content.ReadAsStringAsync()}");
         Assert.Contains("busy decoding large requests (1 in progress)", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, answered!.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await decoding).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, last.StatusCode);
     }
 }

@@ -285,7 +285,7 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         Assert.Equal((HttpStatusCode.OK, "1"), (status, statusJson["model_version_status"]![0]!["version"]!.GetValue<string>()));
         Assert.Equal((HttpStatusCode.OK, "1"), (metadata, metadataJson["model_spec"]!["version"]!.GetValue<string>()));
         Assert.Equal(HttpStatusCode.NotFound, missing);
-        Assert.Equal("version 7 of tiny is not served; this server serves version 1", missingJson["error"]!.GetValue<string>());
+        Assert.Equal("tiny: version 7 is not served; available: 1", missingJson["error"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.NotFound, missingStatus);
     }
 
@@ -352,7 +352,13 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
     [Theory]
     [InlineData("""{"signature_name": "classify_x", "instances": [{"b64": "AAAA"}]}""", "signature_name \"classify_x\" is not a signature of this model; its one signature is \"serving_default\"")]
     [InlineData("""{"instances": [{"b64": "AAAA"}], "inputs": [{"b64": "AAAA"}]}""", "the body has both \"instances\" (the row form) and \"inputs\" (the columnar form); send one of them")]
-    [InlineData("""{"inputs": {"image": [{"b64": "AAAA"}]}}""", "inputs has no input \"image\": this model's inputs are \"image_bytes\" (and an optional \"key\")")]
+    [InlineData("""{"inputs": {"image": [{"b64": "AAAA"}]}}""", "inputs has no input \"image\": this model's inputs are \"image_bytes\" or \"input\" (and an optional \"key\")")]
+    [InlineData("""{"inputs": {"image_bytes": [{"b64": "AAAA"}], "input": [[[[0, 0, 0, 0]]]]}}""", "inputs has both \"image_bytes\" and \"input\"; an instance is one or the other, so send one of them")]
+    [InlineData("""{"instances": [[[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]]]}""", "instances[0][0] has 3 items; it must have 4 (\"input\" is [channels, height, width] = [1, 4, 4] normalized floats)")]
+    [InlineData("""{"instances": [{"input": [[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, "x", 0]]]}]}""", "instances[0].input[0][3][2] is a JSON string, not a finite number; \"input\" is [channels, height, width] = [1, 4, 4] normalized floats")]
+    [InlineData("""{"instances": [{"input": [[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1e999, 0]]]}]}""", "instances[0].input[0][3][2] is 1e999, not a finite number; \"input\" is [channels, height, width] = [1, 4, 4] normalized floats")]
+    [InlineData("""{"instances": [{"input": [[0, 0], [0, 0]], "b64": "AAAA"}]}""", "instances[0] has both an image and \"input\"; an instance is one or the other")]
+    [InlineData("""{"inputs": {"input": [7]}}""", "inputs.input[0] is a JSON number, not a list; \"input\" is [channels, height, width] = [1, 4, 4] normalized floats")]
     [InlineData("""{"inputs": {"image_bytes": [{"b64": "AAAA"}], "key": [1, 2]}}""", "inputs.key must be a list of 1 keys, one per image")]
     [InlineData("""{"instances": [{"b64": "AAAA", "key": {"id": 1}}]}""", "instances[0].key is a JSON object; a key is a string or a number")]
     public async Task A_request_in_the_wrong_form_is_a_400_naming_the_field(string body, string expected)
@@ -362,6 +368,37 @@ public sealed class PredictionServerTests : IClassFixture<ServedModel>
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal(expected, json["error"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Tensors_are_predicted_as_the_images_they_were_prepared_from_in_every_form()
+    {
+        // The tiny model's input is the pixels divided by 255: a black image is zeros, a left-lit one ones on the left.
+        var dark = Tensor((_, _) => 0);
+        var leftLit = Tensor((_, x) => x < TinyExport.Size / 2 ? 1 : 0);
+        var fromImages = (await PostAsync(Predict, Instances(TestImages.Black, TestImages.LeftLitPng()))).Json["predictions"]!.AsArray();
+
+        var (rows, rowsJson) = await PostAsync(Predict, new JsonObject
+        {
+            ["instances"] = new JsonArray(dark, new JsonObject { ["input"] = leftLit, ["key"] = "k2" }, ImageBytes(TestImages.White)),
+        }.ToJsonString());
+        var (columns, columnsJson) = await PostAsync(Predict, new JsonObject
+        {
+            ["inputs"] = new JsonObject { ["input"] = new JsonArray(dark.DeepClone(), leftLit.DeepClone()) },
+        }.ToJsonString());
+
+        Assert.Equal(HttpStatusCode.OK, rows);
+        var predictions = rowsJson["predictions"]!.AsArray();
+        Assert.Equal([TinyExport.Dark, TinyExport.LeftLit, TinyExport.Light], predictions.Select(p => p!["classes"]!.GetValue<int>()));
+        Assert.Equal("k2", predictions[1]!["key"]!.GetValue<string>());
+        Assert.Equal(fromImages[0]!["probabilities"]!.ToJsonString(), predictions[0]!["probabilities"]!.ToJsonString());
+        Assert.Equal(fromImages[1]!["probabilities"]!.ToJsonString(), predictions[1]!["probabilities"]!.ToJsonString());
+        Assert.Equal(HttpStatusCode.OK, columns);
+        Assert.Equal([TinyExport.Dark, TinyExport.LeftLit], columnsJson["outputs"]!["classes"]!.AsArray().Select(c => c!.GetValue<int>()));
+    }
+
+    /// <summary>A [1, Size, Size] tensor for the tiny model, as nested lists.</summary>
+    private static JsonArray Tensor(Func<int, int, float> value) => new(new JsonArray([.. Enumerable.Range(0, TinyExport.Size)
+        .Select(y => (JsonNode)new JsonArray([.. Enumerable.Range(0, TinyExport.Size).Select(x => (JsonNode)JsonValue.Create(value(y, x)))]))]));
 
     private static JsonObject ImageBytes(byte[] image) =>
         new() { ["image_bytes"] = new JsonObject { ["b64"] = Convert.ToBase64String(image) } };

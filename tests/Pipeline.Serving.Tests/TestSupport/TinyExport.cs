@@ -35,11 +35,22 @@ internal static class TinyExport
     /// <summary>Writes DIR/export/1 (model.onnx, labels.txt, model.json) and DIR/export/latest; returns the export folder.</summary>
     public static string Write(TempDirectory dir)
     {
-        dir.WriteBytes($"export/1/{ModelCard.OnnxFile}", Onnx());
-        dir.WriteText($"export/1/{ModelCard.LabelsFile}", string.Join("\n", Classes) + "\n");
-        WriteCard(dir.Combine("export/1"), Card());
+        WriteVersion(dir.Combine("export/1"));
         dir.WriteText($"export/{ExportedModel.LatestPointer}", "1\n");
         return dir.Combine("export");
+    }
+
+    /// <summary>
+    /// Writes a version folder: the tiny model, with other class names when given (so an answer tells which version
+    /// gave it), or without its Softmax (a graph whose outputs are not probabilities, which a server must refuse).
+    /// </summary>
+    public static string WriteVersion(string folder, IReadOnlyList<string>? classes = null, bool softmax = true)
+    {
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, ModelCard.OnnxFile), Onnx(softmax: softmax));
+        File.WriteAllText(Path.Combine(folder, ModelCard.LabelsFile), string.Join("\n", classes ?? Classes) + "\n");
+        WriteCard(folder, Card(classes: classes));
+        return folder;
     }
 
     /// <summary>Writes model.json into a version folder, as the export stage does.</summary>
@@ -50,7 +61,7 @@ internal static class TinyExport
     /// input [batch, channels, size, size] → Flatten → Gemm → Softmax → probabilities [batch, 3]. With n input values
     /// in [0, 1] summing to s, the logits are n/2 − s (dark), s − n/2 (light) and 2·(left half − right half) (left-lit).
     /// </summary>
-    public static byte[] Onnx(int channels = 1, int size = Size)
+    public static byte[] Onnx(int channels = 1, int size = Size, bool softmax = true)
     {
         var values = channels * size * size;
         var weights = new float[Classes.Length * values];
@@ -66,7 +77,14 @@ internal static class TinyExport
         x = graph.Node("Flatten", [x], "flat", OnnxGraph.Int("axis", 1));
         x = graph.Node("Gemm", [x, graph.Weight("fc.weight", weights, Classes.Length, values), graph.Weight("fc.bias", bias, Classes.Length)],
             "logits", OnnxGraph.Int("transB", 1));
-        graph.Node("Softmax", [x], ModelCard.OnnxOutput, OnnxGraph.Int("axis", 1));
+        if (softmax)
+        {
+            graph.Node("Softmax", [x], ModelCard.OnnxOutput, OnnxGraph.Int("axis", 1));
+        }
+        else
+        {
+            graph.Node("Identity", [x], ModelCard.OnnxOutput);
+        }
         graph.Output(ModelCard.OnnxOutput, "batch", Classes.Length);
         return graph.ToModel("pipeline-tests", "1").ToByteArray();
     }
