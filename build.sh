@@ -215,6 +215,18 @@ if [ "$target" = "Test" ]; then
     fi
   fi
   export PIPELINE_REQUIRE_CHROMIUM=1
+  # Debian's python3-grpcio and python3-grpc-tools: the independent gRPC client of the serving test (it compiles the
+  # server's protos itself). /usr/bin/python3 is Debian's, whatever python3 a PATH finds first.
+  if ! /usr/bin/python3 -c "import grpc, grpc_tools.protoc" >/dev/null 2>&1; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: installing python3-grpcio and python3-grpc-tools for the gRPC serving test"
+      apt_install --no-install-recommends python3-grpcio python3-grpc-tools
+    else
+      echo "build.sh: the tests need python3-grpcio and python3-grpc-tools (the gRPC test); install them with: sudo apt-get install python3-grpcio python3-grpc-tools" >&2
+      exit 1
+    fi
+  fi
+  export PIPELINE_REQUIRE_GRPCIO=1
 fi
 
 # --- the Cake runner (pinned in .config/dotnet-tools.json) -------------------------------------------------

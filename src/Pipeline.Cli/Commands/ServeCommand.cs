@@ -12,7 +12,9 @@ internal static class ServeCommand
     {
         var model = PredictCommand.ModelOption();
         var name = new Option<string?>("--name") { Description = "Model name in URLs (default: the dataset's name)" };
-        var port = new Option<int>("--port") { Description = "TCP port", DefaultValueFactory = _ => 8501 };
+        var port = new Option<int>("--port") { Description = "TCP port of the REST API", DefaultValueFactory = _ => 8501 };
+        var grpcPort = new Option<int>("--grpc-port") { Description = "TCP port of the gRPC API (TF Serving's PredictionService and ModelService)", DefaultValueFactory = _ => 8500 };
+        var noGrpc = new Option<bool>("--no-grpc") { Description = "Serve REST only" };
         var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default; 0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per prediction (0: one per core)", DefaultValueFactory = _ => 0 };
         var maxRequestPixels = new Option<long>("--max-request-pixels")
@@ -34,10 +36,10 @@ internal static class ServeCommand
             Description = "How often the export folder is looked at for new, removed and relabelled versions",
             DefaultValueFactory = _ => 1.0,
         };
-        var command = new Command("serve", "Serve an exported model over REST: POST /v1/models/NAME:predict with {\"instances\": [{\"image_bytes\": {\"b64\": ...}}]}; "
-            + "every version of an export folder, new ones loaded without a restart")
+        var command = new Command("serve", "Serve an exported model over REST (POST /v1/models/NAME:predict with {\"instances\": [{\"image_bytes\": {\"b64\": ...}}]}) "
+            + "and gRPC, as TF Serving does: every version of an export folder, new ones loaded without a restart")
         {
-            model, name, port, host, threads, maxRequestPixels, keep, labels, poll,
+            model, name, port, grpcPort, noGrpc, host, threads, maxRequestPixels, keep, labels, poll,
         };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
@@ -61,12 +63,17 @@ internal static class ServeCommand
             var options = new ServerOptions(parse.GetValue(name) ?? dataset, parse.GetValue(host)!, parse.GetValue(port))
             {
                 MaxRequestPixels = parse.GetValue(maxRequestPixels),
+                GrpcPort = parse.GetValue(noGrpc) ? null : parse.GetValue(grpcPort),
             };
             var server = PredictionServer.StartAsync(versions, options, Console.Error.WriteLine).GetAwaiter().GetResult();
             var url = new Uri(server.Address, $"v1/models/{options.Name}");
             Console.WriteLine($"serving {options.Name} version{(versions.Available().Count == 1 ? "" : "s")} {string.Join(", ", versions.Available())}"
                 + (versions.Folder is { } folder ? $"; watching {folder} for new versions every {versionOptions.PollInterval.TotalSeconds:0.##} s" : ""));
             Console.WriteLine($"  POST {url}:predict   GET {url}   GET {new Uri(server.Address, "healthz")}");
+            if (server.GrpcAddress is { } grpc)
+            {
+                Console.WriteLine($"  gRPC {grpc.Host}:{grpc.Port}: tensorflow.serving.PredictionService (Predict, Classify, GetModelMetadata), ModelService (GetModelStatus)");
+            }
             Console.WriteLine("  Ctrl+C (or SIGTERM) stops");
             try
             {

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -28,23 +29,38 @@ public sealed class PredictionServer : IAsyncDisposable
     private const string PredictPolicy = "predict";
 
     private readonly WebApplication _app;
-    private readonly ConcurrencyLimiter _decoding;
+    private readonly Predictor _predictor;
 
     private readonly Drain _drain;
     private readonly ModelVersions? _ownedVersions;
     private int _disposed;
 
-    private PredictionServer(WebApplication app, ConcurrencyLimiter decoding, Drain drain, Uri address, ModelVersions? ownedVersions)
+    private PredictionServer(WebApplication app, Predictor predictor, Drain drain, Uri address, ModelVersions? ownedVersions)
     {
         _app = app;
         _drain = drain;
-        _decoding = decoding;
+        _predictor = predictor;
         _ownedVersions = ownedVersions;
         Address = address;
     }
 
     /// <summary>The address it listens on, with the real port when 0 was asked for.</summary>
     public Uri Address { get; }
+
+    /// <summary>The gRPC address (HTTP/2 without TLS), or null when <see cref="ServerOptions.GrpcPort"/> is null.</summary>
+    public Uri? GrpcAddress { get; private init; }
+
+    private static void Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols)
+    {
+        if (host is "localhost")
+        {
+            kestrel.ListenLocalhost(port, listen => listen.Protocols = protocols);
+        }
+        else
+        {
+            kestrel.Listen(IPAddress.Parse(host), port, listen => listen.Protocols = protocols);
+        }
+    }
 
     /// <summary>Serves one version the caller loaded (and keeps owning).</summary>
     public static Task<PredictionServer> StartAsync(OnnxClassifier classifier, ServerOptions options, Action<string>? log = null) =>
@@ -64,14 +80,22 @@ public sealed class PredictionServer : IAsyncDisposable
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
             kestrel.AddServerHeader = false;
-            if (options.Host is "localhost")
+            Listen(kestrel, options.Host, options.Port, HttpProtocols.Http1AndHttp2);
+            if (options.GrpcPort is { } grpcPort)
             {
-                kestrel.ListenLocalhost(options.Port);
+                // gRPC is HTTP/2; without TLS a port speaks one protocol, so gRPC has its own, as TF Serving's 8500.
+                Listen(kestrel, options.Host, grpcPort, HttpProtocols.Http2);
             }
-            else
-            {
-                kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
-            }
+        });
+        var metrics = new ServerMetrics();
+        var predictor = new Predictor(versions, options, metrics);
+        var logLine = log ?? (_ => { });
+        builder.Services.AddSingleton(predictor);
+        builder.Services.AddSingleton(logLine);
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxBodyBytes, int.MaxValue);
+            grpc.MaxSendMessageSize = null;
         });
         // At most MaxConcurrentRequests predict requests are read, decoded and predicted at once, a bounded queue waits,
         // the rest get 503 at once: each holds its body, the decoded images and their tensors, so an unbounded number
@@ -92,7 +116,6 @@ public sealed class PredictionServer : IAsyncDisposable
             };
         });
         var app = builder.Build();
-        var metrics = new ServerMetrics();
         foreach (var status in versions.Statuses())
         {
             metrics.Loaded(options.Name, status.Version, ok: status.Error is null);
@@ -102,21 +125,12 @@ public sealed class PredictionServer : IAsyncDisposable
         app.Use((context, next) => metrics.Observe(context, () => next(context), options.Name));
         // The host stops on Ctrl+C and SIGTERM (docker stop, systemd) by refusing new connections and finishing the
         // requests in flight; the drain says how many, in the log.
-        var drain = new Drain(log ?? (_ => { }));
+        var drain = new Drain(logLine);
         app.Use((context, next) => drain.Track(() => next(context)));
         app.Lifetime.ApplicationStopping.Register(drain.Stopping);
         app.Lifetime.ApplicationStopped.Register(drain.Stopped);
         app.UseRateLimiter();
-        // Large requests take turns decoding, by pixels: see ServerOptions.SmallRequestPixels.
-        var decoding = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
-        {
-            PermitLimit = DecodingPermits(options.MaxRequestPixels),
-            // Counted in permits, not requests: at a thousand pixels a permit, int.MaxValue holds 42,000 requests of
-            // 50 megapixels, far more than MaxConcurrentRequests lets wait (a permit a pixel held only 42).
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        });
-        var handler = new RequestHandler(versions, options, decoding, log ?? (_ => { }), metrics);
+        var handler = new RequestHandler(predictor, logLine);
         // HEAD as GET (Kestrel sends the headers and drops the body): load balancers and monitors probe with it.
         string[] read = [HttpMethods.Get, HttpMethods.Head];
         app.MapPost("/v1/models/{target}", (HttpContext context, string target) => handler.PredictAsync(context, target, default))
@@ -133,6 +147,8 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapMethods("/v1/models/{name}/versions/{version}/metadata", read, (string name, string version) => handler.Metadata(name, new Selector(version, null)));
         app.MapMethods("/v1/models/{name}/labels/{label}/metadata", read, (string name, string label) => handler.Metadata(name, new Selector(null, label)));
         app.MapMethods("/v1/models/{name}/labels", read, handler.Labels);
+        app.MapGrpcService<Grpc.GrpcPredictionService>().RequireRateLimiting(PredictPolicy);
+        app.MapGrpcService<Grpc.GrpcModelService>();
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         app.MapMethods(ServerMetrics.Path, read, metrics.Write);
         // "{*path}", not MapFallback's default "{*path:nonfile}": /favicon.ico deserves the same JSON 404 as any unknown path.
@@ -140,8 +156,13 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapFallback("{*path}", handler.Unmatched);
         await app.StartAsync().ConfigureAwait(false);
         versions.StartPolling();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PredictionServer(app, decoding, drain, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)), ownsVersions ? versions : null);
+        // In the order they were listened on: REST, then gRPC.
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal))).ToList();
+        return new PredictionServer(app, predictor, drain, addresses[0], ownsVersions ? versions : null)
+        {
+            GrpcAddress = options.GrpcPort is null ? null : addresses[1],
+        };
     }
 
     /// <summary>Requests being answered now.</summary>
@@ -159,12 +180,9 @@ public sealed class PredictionServer : IAsyncDisposable
         }
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
-        _decoding.Dispose();
+        _predictor.Dispose();
         _ownedVersions?.Dispose();
     }
-
-    /// <summary>The decoding turn's permits for this many pixels: one per thousand, rounded up.</summary>
-    private static int DecodingPermits(long pixels) => (int)Math.Clamp((pixels + 999) / 1000, 1, int.MaxValue);
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
@@ -177,22 +195,17 @@ public sealed class PredictionServer : IAsyncDisposable
         private const string PredictSuffix = ":predict";
         private const string ClassifySuffix = ":classify";
 
+        private readonly Predictor _predictor;
         private readonly ModelVersions _versions;
         private readonly ServerOptions _options;
-        private readonly ConcurrencyLimiter _decoding;
         private readonly Action<string> _log;
-        private readonly ServerMetrics _metrics;
 
-        /// <summary>Large requests in flight: decoding, or waiting for their turn while they hold a predict slot.</summary>
-        private int _largeRequests;
-
-        public RequestHandler(ModelVersions versions, ServerOptions options, ConcurrencyLimiter decoding, Action<string> log, ServerMetrics metrics)
+        public RequestHandler(Predictor predictor, Action<string> log)
         {
-            _versions = versions;
-            _options = options;
-            _decoding = decoding;
+            _predictor = predictor;
+            _versions = predictor.Versions;
+            _options = predictor.Options;
             _log = log;
-            _metrics = metrics;
         }
 
         private string Models => $"/v1/models/{_options.Name}";
@@ -225,27 +238,9 @@ public sealed class PredictionServer : IAsyncDisposable
                 using var lease = Lease(target[..target.LastIndexOf(':')], selector);
                 context.Items[ServerMetrics.VersionItem] = lease.Version;
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
-                var classifier = lease.Classifier;
-                var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances", classifier.Card.Input);
-                var pixels = RequestPixels(classifier, request.Instances);
-                var large = pixels > _options.SmallRequestPixels;
-                // A large request holds its predict slot while it waits to decode: one slot at least stays for small ones.
-                if (large && Interlocked.Increment(ref _largeRequests) > _options.MaxLargeRequests)
-                {
-                    Interlocked.Decrement(ref _largeRequests);
-                    return Error(503, $"the server is busy decoding large requests ({_options.MaxLargeRequests} in progress); retry shortly");
-                }
-                try
-                {
-                    return await PredictAsync(lease, request, large ? pixels : 0, classify, context.RequestAborted).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (large)
-                    {
-                        Interlocked.Decrement(ref _largeRequests);
-                    }
-                }
+                var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances", lease.Classifier.Card.Input);
+                var predictions = await _predictor.PredictAsync(lease, request.Instances, context.RequestAborted).ConfigureAwait(false);
+                return Answer(lease.Classifier.Card, request, predictions, classify);
             }
             catch (BadRequestException e)
             {
@@ -262,24 +257,15 @@ public sealed class PredictionServer : IAsyncDisposable
             }
         }
 
-        /// <param name="largePixels">The request's pixels when it is large (it then waits for its turn to decode); 0 when small.</param>
-        private async Task<IResult> PredictAsync(VersionLease lease, PredictRequest.Parsed request, long largePixels, bool classify, CancellationToken cancellation)
+        private static IResult Answer(Export.ModelCard card, PredictRequest.Parsed request, IReadOnlyList<Prediction.Prediction> predictions, bool classify)
         {
-            using var turn = largePixels > 0 ? await _decoding.AcquireAsync(DecodingPermits(largePixels), cancellation).ConfigureAwait(false) : null;
-            if (turn is { IsAcquired: false })
-            {
-                return Error(503, "the server is busy decoding large requests; retry shortly");
-            }
-            var classifier = lease.Classifier;
-            var predictions = classifier.Predict(request.Instances, _options.MaxImagePixels);
-            _metrics.Predicted(_options.Name, lease.Version, predictions.Count);
             if (classify)
             {
                 // TF Serving's classify result: per example, every class with its score, the likeliest first.
                 return Results.Json(new JsonObject
                 {
                     ["result"] = new JsonArray([.. predictions.Select(p => (JsonNode)new JsonArray([.. p.Probabilities
-                        .Select((score, id) => (Score: score, Label: classifier.Card.Classes[id]))
+                        .Select((score, id) => (Score: score, Label: card.Classes[id]))
                         .OrderByDescending(c => c.Score)
                         .Select(c => (JsonNode)new JsonArray(c.Label, JsonValue.Create(c.Score)))]))]),
                 });
@@ -320,21 +306,7 @@ public sealed class PredictionServer : IAsyncDisposable
 
         /// <summary>The version a request names, held until the lease is disposed.</summary>
         /// <exception cref="BadRequestException">Another model, or a version or label not served now: 404, or 503 while it loads.</exception>
-        private VersionLease Lease(string name, Selector selector)
-        {
-            if (name != _options.Name)
-            {
-                throw new BadRequestException($"no model named \"{name}\"; this server serves \"{_options.Name}\"", 404);
-            }
-            try
-            {
-                return _versions.Lease(VersionNumber(selector), selector.Label);
-            }
-            catch (VersionUnavailableException e)
-            {
-                throw new BadRequestException($"{_options.Name}: {e.Message}", e.Transient ? 503 : 404);
-            }
-        }
+        private VersionLease Lease(string name, Selector selector) => _predictor.Lease(name, VersionNumber(selector), selector.Label);
 
         private static int? VersionNumber(Selector selector) => selector.Version switch
         {
@@ -430,28 +402,7 @@ public sealed class PredictionServer : IAsyncDisposable
                     },
                     ["metadata"] = new JsonObject
                     {
-                        ["signature_def"] = new JsonObject
-                        {
-                            ["signature_def"] = new JsonObject
-                            {
-                                [PredictRequest.Signature] = new JsonObject
-                                {
-                                    ["inputs"] = new JsonObject
-                                    {
-                                        ["image_bytes"] = Tensor("DT_STRING", "image_bytes", -1),
-                                        [PredictRequest.TensorInput] = Tensor("DT_FLOAT", PredictRequest.TensorInput, -1, card.Input.Channels, card.Input.Size, card.Input.Size),
-                                        ["key"] = Tensor("DT_STRING", "key", -1),
-                                    },
-                                    ["outputs"] = new JsonObject
-                                    {
-                                        ["classes"] = Tensor("DT_INT64", "classes", -1),
-                                        ["label"] = Tensor("DT_STRING", "label", -1),
-                                        ["probabilities"] = Tensor("DT_FLOAT", "probabilities", -1, card.Classes.Count),
-                                    },
-                                    ["method_name"] = "tensorflow/serving/predict",
-                                },
-                            },
-                        },
+                        ["signature_def"] = JsonNode.Parse(Grpc.ServingSignature.Json(card)),
                         ["model_card"] = card.ToJson(),
                     },
                 });
@@ -460,35 +411,6 @@ public sealed class PredictionServer : IAsyncDisposable
             {
                 return Error(e.Status, e.Message);
             }
-        }
-
-        /// <summary>A TensorInfo as TF Serving's JSON writes it: dtype, shape (sizes as strings), and the tensor's name.</summary>
-        private static JsonObject Tensor(string dtype, string name, params long[] dims) => new()
-        {
-            ["dtype"] = dtype,
-            ["tensor_shape"] = new JsonObject
-            {
-                ["dim"] = new JsonArray([.. dims.Select(d => (JsonNode)new JsonObject { ["size"] = d.ToString(System.Globalization.CultureInfo.InvariantCulture), ["name"] = "" })]),
-                ["unknown_rank"] = false,
-            },
-            ["name"] = $"{name}:0",
-        };
-
-        /// <summary>The pixels the request's images decode to, from their headers; over the budget is the client's mistake.</summary>
-        private long RequestPixels(OnnxClassifier classifier, IReadOnlyList<ModelInput> instances)
-        {
-            var each = classifier.HeaderPixels(instances, _options.MaxImagePixels);
-            long total = 0;
-            for (var i = 0; i < each.Length; i++)
-            {
-                total += each[i];
-                if (total > _options.MaxRequestPixels)
-                {
-                    throw new BadRequestException($"{instances[i].Name}: with it the request's images hold {total:N0} pixels, more than the {_options.MaxRequestPixels:N0} "
-                        + "allowed per request (width × height summed from their headers); send fewer or smaller images per request");
-                }
-            }
-            return total;
         }
 
         /// <summary>An unknown path is a 404; a known one asked with a method it does not take is a 405 saying which it takes.</summary>

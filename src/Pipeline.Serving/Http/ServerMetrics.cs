@@ -57,7 +57,7 @@ public sealed class ServerMetrics
         {
             var endpoint = Endpoint(context.Request.Path, model);
             var version = context.Items.TryGetValue(VersionItem, out var answered) && answered is int number ? Text(number) : "";
-            _requests.WithLabels(model, version, endpoint, context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+            _requests.WithLabels(model, version, endpoint, Code(context)).Inc();
             _latency.WithLabels(model, version, endpoint).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
@@ -67,6 +67,22 @@ public sealed class ServerMetrics
     {
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         await Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The HTTP status code, or for a gRPC call (always HTTP 200) its gRPC status code, "grpc-5", from the trailers or,
+    /// for an error answered before any message, the headers.
+    /// </summary>
+    private static string Code(HttpContext context)
+    {
+        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true && context.Response.StatusCode == 200)
+        {
+            var trailers = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>()?.Trailers;
+            var status = trailers is not null && trailers.TryGetValue("grpc-status", out var trailer) ? trailer.ToString()
+                : context.Response.Headers.TryGetValue("grpc-status", out var header) ? header.ToString() : "";
+            return $"grpc-{(status.Length == 0 ? "unknown" : status)}";
+        }
+        return context.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string Text(int version) => version.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -93,6 +109,10 @@ public sealed class ServerMetrics
             var p when p == models => "status",
             var p when p == models + "/metadata" => "metadata",
             "/healthz" => "healthz",
+            "/tensorflow.serving.PredictionService/Predict" => "grpc_predict",
+            "/tensorflow.serving.PredictionService/Classify" => "grpc_classify",
+            "/tensorflow.serving.PredictionService/GetModelMetadata" => "grpc_metadata",
+            "/tensorflow.serving.ModelService/GetModelStatus" => "grpc_status",
             Path => "metrics",
             _ => "other",
         };

@@ -6,6 +6,9 @@ namespace Pipeline.Serving.Http;
 /// <param name="Port">0 picks a free port (tests).</param>
 public sealed record ServerOptions(string Name, string Host = "127.0.0.1", int Port = 8501)
 {
+    /// <summary>The gRPC port (TF Serving's PredictionService and ModelService; 0 picks a free one), or null for none.</summary>
+    public int? GrpcPort { get; init; }
+
     /// <summary>Images per request; more is a 400.</summary>
     public int MaxInstances { get; init; } = 64;
 

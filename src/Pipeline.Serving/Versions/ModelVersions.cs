@@ -61,7 +61,9 @@ public sealed class ModelVersions : IDisposable
     private readonly Dictionary<int, (string Listing, string Error)> _failed = [];
     private readonly Dictionary<int, string> _settling = [];
     private readonly List<ServedVersion> _unloading = [];
-    private IReadOnlyDictionary<string, int> _labels = new Dictionary<string, int>(StringComparer.Ordinal);
+    private static readonly IReadOnlyDictionary<string, int> NoLabels = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    private IReadOnlyDictionary<string, int> _labels = NoLabels;
     private string? _labelsListing;
     private string? _labelsError;
 
@@ -424,7 +426,7 @@ public sealed class ModelVersions : IDisposable
         _labelsListing = listing;
         try
         {
-            IReadOnlyDictionary<string, int> labels = listing is null ? new Dictionary<string, int>(StringComparer.Ordinal) : VersionLabels.Read(_labelsPath);
+            var labels = listing is null ? NoLabels : VersionLabels.Read(_labelsPath);
             lock (_gate)
             {
                 _labels = labels;
