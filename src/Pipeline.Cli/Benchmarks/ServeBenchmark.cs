@@ -2,16 +2,20 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Grpc.Net.Client;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Serving.Export;
+using Pipeline.Serving.Grpc.Proto;
 
 namespace Pipeline.Cli.Benchmarks;
 
 /// <summary>
 /// The REST server's figures, measured against a real `pipeline serve` process on localhost: time until it answers,
 /// single-image latency (p50/p99, one request at a time), throughput and latency under concurrent load, the
-/// server process's memory, and small requests' latency while three clients send the largest requests it takes.
+/// server process's memory, small requests' latency while three clients send the largest requests it takes, REST
+/// against gRPC against the server's own /healthz with 1 and 8 clients, and the time a new version takes to be served.
 /// </summary>
 internal static partial class ServeBenchmark
 {
@@ -21,15 +25,18 @@ internal static partial class ServeBenchmark
         var image = imagePath is null ? SampleImage(exported.Card.Input) : File.ReadAllBytes(imagePath);
         var body = new JsonObject { ["instances"] = new JsonArray(new JsonObject { ["image_bytes"] = new JsonObject { ["b64"] = Convert.ToBase64String(image) } }) }.ToJsonString();
 
+        // A copy of the version in an export folder of its own, so that a new version can be copied in.
+        var export = Directory.CreateTempSubdirectory("pipeline-serve-benchmark-").FullName;
+        CopyFolder(exported.Folder, Path.Combine(export, exported.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         var clock = Stopwatch.StartNew();
-        using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["serve", "--model", exported.Folder, "--port", "0", "--name", "bench"])
+        using var server = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["serve", "--model", export, "--port", "0", "--grpc-port", "0", "--name", "bench"])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
         }) ?? throw new PipelineException("cannot start `pipeline serve`");
         try
         {
-            var predict = ReadAddress(server);
+            var (predict, grpcAddress) = ReadAddresses(server);
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
             Send(client, predict, body);
             var firstAnswer = clock.Elapsed;
@@ -48,20 +55,28 @@ internal static partial class ServeBenchmark
                 single[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
 
-            var loaded = new double[requests];
-            var next = -1;
-            var wall = Stopwatch.StartNew();
-            var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(() =>
+            using var channel = GrpcChannel.ForAddress(grpcAddress);
+            var grpc = new PredictionService.PredictionServiceClient(channel);
+            var grpcRequest = new PredictRequest { ModelSpec = new ModelSpec { Name = "bench" } };
+            grpcRequest.Inputs["image_bytes"] = new TensorProto { Dtype = DataType.DtString, StringVal = { ByteString.CopyFrom(image) } };
+            var healthz = new Uri(predict, "/healthz");
+            // Each client a thread of its own, sending one request at a time (synchronously: a thread-pool task blocked
+            // on a request starves the pool, and the figures would measure that).
+            var rows = new List<string>();
+            foreach (var clients in new[] { 1, concurrency }.Distinct())
             {
-                for (var i = Interlocked.Increment(ref next); i < requests; i = Interlocked.Increment(ref next))
+                foreach (var (name, send) in new (string, Action)[]
                 {
-                    var start = Stopwatch.GetTimestamp();
-                    Send(client, predict, body);
-                    loaded[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    ("REST predict", () => Send(client, predict, body)),
+                    ("gRPC Predict", () => grpc.Predict(grpcRequest)),
+                    ("REST /healthz", () => client.GetAsync(healthz).GetAwaiter().GetResult().Dispose()),
+                })
+                {
+                    var (rate, latencies) = Load(send, requests, clients);
+                    rows.Add($"    | {name} | {clients} | {rate:0} | {Percentile(latencies, 50):0.00} | {Percentile(latencies, 99):0.00} |");
                 }
-            })).ToArray();
-            Task.WaitAll(workers);
-            var seconds = wall.Elapsed.TotalSeconds;
+            }
+
             var peak = PeakResidentBytes(server.Id);
             server.Refresh();
             var rssBeforeLarge = server.WorkingSet64;
@@ -73,17 +88,79 @@ internal static partial class ServeBenchmark
                 + $"one {image.Length:N0}-byte image per request, {Environment.ProcessorCount} cores shared by server and client:");
             Console.WriteLine($"  start to first answer (process start, model load, first request): {firstAnswer.TotalSeconds:0.00} s");
             Console.WriteLine($"  latency, one request at a time ({single.Length}): p50 {Percentile(single, 50):0.00} ms, p99 {Percentile(single, 99):0.00} ms");
-            Console.WriteLine($"  under load ({requests} requests, {concurrency} concurrent): {requests / seconds:0} requests/s, p50 {Percentile(loaded, 50):0.00} ms, p99 {Percentile(loaded, 99):0.00} ms");
+            Console.WriteLine($"  under load ({requests} requests a row, one image each; /healthz is the HTTP floor):");
+            Console.WriteLine("    | protocol | clients | requests/s | p50 ms | p99 ms |");
+            Console.WriteLine("    | --- | --- | --- | --- | --- |");
+            rows.ForEach(Console.WriteLine);
             Console.WriteLine($"  server memory: {rssAfterWarmup / (1024 * 1024)} MB resident after warm-up, {(peak is { } p ? $"{p / (1024 * 1024)} MB" : "unknown")} peak");
             Console.WriteLine($"  while {LargeClients} maximal requests run ({large.Images} JPEGs of {LargeSide}×{LargeSide}, {large.BodyBytes / (1024.0 * 1024):0.0} MB each, over and over): "
                 + $"{large.Small.Length} small requests one at a time: p50 {Percentile(large.Small, 50):0.00} ms, p99 {Percentile(large.Small, 99):0.00} ms, max {large.Small.Max():0.00} ms; "
                 + $"/healthz max {large.Healthz.Max():0.00} ms; {large.Large.Count} maximal requests answered, median {Percentile([.. large.Large], 50) / 1000:0.00} s; "
                 + $"server memory {rssBeforeLarge / (1024 * 1024)} MB before, {(peakWithLarge is { } q ? $"{q / (1024 * 1024)} MB" : "unknown")} peak");
+
+            var reload = NewVersion(client, predict, export, exported.Version + 1);
+            Console.WriteLine($"  a new version, moved into the export folder while serving: available after {reload.TotalSeconds:0.00} s "
+                + "(the folder is looked at every second and loaded once two looks agree; the load itself is in the server's log above)");
         }
         finally
         {
             server.Kill(entireProcessTree: true);
             server.WaitForExit();
+            Directory.Delete(export, recursive: true);
+        }
+    }
+
+    /// <summary>Sends <paramref name="requests"/> requests from <paramref name="clients"/> threads: requests per second and each one's milliseconds.</summary>
+    private static (double Rate, double[] Latencies) Load(Action send, int requests, int clients)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            send();
+        }
+        var latencies = new double[requests];
+        var next = -1;
+        var wall = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, clients).Select(_ => new Thread(() =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < requests; i = Interlocked.Increment(ref next))
+            {
+                var start = Stopwatch.GetTimestamp();
+                send();
+                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        return (requests / wall.Elapsed.TotalSeconds, latencies);
+    }
+
+    /// <summary>Copies the served version to a new number beside the export folder, moves it in, and times until the server lists it available.</summary>
+    private static TimeSpan NewVersion(HttpClient client, Uri predict, string export, int version)
+    {
+        var number = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var staging = export + "-staging";
+        CopyFolder(Path.Combine(export, (version - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)), staging);
+        var status = new Uri(predict, "/v1/models/bench");
+        var clock = Stopwatch.StartNew();
+        Directory.Move(staging, Path.Combine(export, number));
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            var versions = JsonNode.Parse(client.GetStringAsync(status).GetAwaiter().GetResult())!["model_version_status"]!.AsArray();
+            if (versions.Any(v => v!["version"]!.GetValue<string>() == number && v["state"]!.GetValue<string>() == "AVAILABLE"))
+            {
+                return clock.Elapsed;
+            }
+            Thread.Sleep(5);
+        }
+        throw new PipelineException($"version {number} was not served within a minute", export);
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         }
     }
 
@@ -166,16 +243,22 @@ internal static partial class ServeBenchmark
         return buffer.ToArray();
     }
 
-    /// <summary>The predict URL, from the line `pipeline serve` prints once it listens.</summary>
-    private static Uri ReadAddress(Process server)
+    /// <summary>The predict URL and the gRPC address, from the lines `pipeline serve` prints once it listens.</summary>
+    private static (Uri Predict, Uri Grpc) ReadAddresses(Process server)
     {
+        Uri? predict = null;
         string? line;
         while ((line = server.StandardOutput.ReadLine()) is not null)
         {
             var match = PredictUrl().Match(line);
             if (match.Success)
             {
-                return new Uri(match.Groups[1].Value);
+                predict = new Uri(match.Groups["url"].Value);
+            }
+            var grpc = GrpcAddress().Match(line);
+            if (grpc.Success && predict is not null)
+            {
+                return (predict, new Uri($"http://{grpc.Groups["address"].Value}"));
             }
         }
         throw new PipelineException("`pipeline serve` exited before listening; its error is above");
@@ -220,6 +303,9 @@ internal static partial class ServeBenchmark
         return GrayPngWriter.Encode(pixels, input.Size, input.Size);
     }
 
-    [GeneratedRegex(@"POST (\S+:predict)")]
+    [GeneratedRegex(@"POST (?<url>\S+:predict)")]
     private static partial Regex PredictUrl();
+
+    [GeneratedRegex(@"gRPC (?<address>\S+):\s")]
+    private static partial Regex GrpcAddress();
 }

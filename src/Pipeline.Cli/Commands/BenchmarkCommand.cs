@@ -41,7 +41,7 @@ internal static class BenchmarkCommand
         var image = new Option<string?>("--image") { Description = "The image every request sends (default: a generated one of the model's input size)" };
         var requests = new Option<int>("--requests") { Description = "Requests in the concurrent phase (a quarter as many are timed one at a time)", DefaultValueFactory = _ => 2000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent clients", DefaultValueFactory = _ => 8 };
-        var serve = new Command("serve", "REST latency, throughput, start time and memory of `pipeline serve` on localhost") { model, image, requests, concurrency };
+        var serve = new Command("serve", "REST and gRPC latency and throughput, start time, memory and new-version time of `pipeline serve` on localhost") { model, image, requests, concurrency };
         serve.SetAction(parse => CommonOptions.Guard(() =>
         {
             ServeBenchmark.Run(parse.GetValue(model)!, parse.GetValue(image), parse.GetValue(requests), parse.GetValue(concurrency));
