@@ -209,8 +209,9 @@ public sealed class ModelVersions : IDisposable
                     {
                         Poll();
                     }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException or PipelineException)
+                    catch (Exception e) when (e is not OperationCanceledException)
                     {
+                        // A server outlives a bad look at its folder: the next look tries again.
                         _log($"warning: could not look at {_folder}: {e.Message}");
                     }
                 }
@@ -293,6 +294,14 @@ public sealed class ModelVersions : IDisposable
                     _available = new Dictionary<int, ServedVersion>(available);
                 }
             }
+            lock (_gate)
+            {
+                // A version still being copied in that newer ones pushed out of the newest K is no longer loading.
+                foreach (var passed in _settling.Keys.Where(v => !wanted.Contains(v)).ToList())
+                {
+                    _settling.Remove(passed);
+                }
+            }
             // Availability first: a version leaves only when it is gone from the folder, or when every version wanted
             // instead has loaded or failed (a version still being copied in does not yet push an old one out).
             var leaving = available.Keys.Where(v => !present.Contains(v) || (!wanted.Contains(v) && !pending)).ToList();
@@ -330,8 +339,10 @@ public sealed class ModelVersions : IDisposable
             OnLoaded?.Invoke(version, true);
             return new ServedVersion(classifier, listing, owned: true);
         }
-        catch (Exception e) when (e is PipelineException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
+            // Whatever a broken version throws (ONNX Runtime failing on the probe included), it is this version's
+            // problem, reported and not retried until its files change.
             lock (_gate)
             {
                 _failed[version] = (listing, e.Message);

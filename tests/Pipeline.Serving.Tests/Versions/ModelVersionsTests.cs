@@ -170,6 +170,21 @@ public sealed class ModelVersionsTests : IDisposable
     }
 
     [Fact]
+    public void With_keep_1_a_version_overtaken_while_it_was_copied_in_is_no_longer_reported_loading()
+    {
+        using var versions = Open(Manual with { Keep = 1 });
+        TinyExport.WriteVersion(Version(2), Classes("v2"));
+        versions.Poll();
+        TinyExport.WriteVersion(Version(3), Classes("v3"));
+
+        versions.Poll();
+
+        Assert.Equal([new VersionStatus(3, "LOADING"), new VersionStatus(1, "AVAILABLE")], versions.Statuses());
+        versions.Poll();
+        Assert.Equal([new VersionStatus(3, "AVAILABLE")], versions.Statuses());
+    }
+
+    [Fact]
     public void A_removed_version_finishes_the_requests_holding_it_and_takes_no_new_ones()
     {
         TinyExport.WriteVersion(Version(2), Classes("v2"));
