@@ -27,6 +27,7 @@ public static class Program
         root.Subcommands.Add(ExperimentCommand.Diff("params"));
         root.Subcommands.Add(DagCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(MpiCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,136 @@
+using System.Runtime.InteropServices;
+using Pipeline.Core.Engine;
+
+namespace Pipeline.Core.Distributed;
+
+/// <summary>
+/// The MPI calls data-parallel training needs, called in Open MPI's libmpi.so.40 (Debian's openmpi-bin and
+/// libopenmpi-dev) through P/Invoke: no .NET MPI binding is published. One per process: Init on creation, Finalize on
+/// dispose. Open MPI's handles are the addresses of its exported objects (MPI_COMM_WORLD is &amp;ompi_mpi_comm_world),
+/// so they are read from the library; this is Open MPI's ABI, not MPICH's. A failing call aborts every rank (MPI's
+/// default error handler), as a data-parallel job must: no rank can go on alone.
+/// </summary>
+public sealed partial class Mpi : IDisposable
+{
+    private const string Library = "libmpi.so.40";
+
+    /// <summary>MPI_IN_PLACE in Open MPI's mpi.h.</summary>
+    private static readonly IntPtr InPlace = 1;
+
+    private readonly IntPtr _world;
+    private readonly IntPtr _float;
+    private readonly IntPtr _byte;
+    private readonly IntPtr _sum;
+    private int _finalized;
+
+    private Mpi(IntPtr library)
+    {
+        _world = NativeLibrary.GetExport(library, "ompi_mpi_comm_world");
+        _float = NativeLibrary.GetExport(library, "ompi_mpi_float");
+        _byte = NativeLibrary.GetExport(library, "ompi_mpi_byte");
+        _sum = NativeLibrary.GetExport(library, "ompi_mpi_op_sum");
+        Check(MPI_Init(IntPtr.Zero, IntPtr.Zero), "MPI_Init");
+        Check(MPI_Comm_rank(_world, out var rank), "MPI_Comm_rank");
+        Check(MPI_Comm_size(_world, out var size), "MPI_Comm_size");
+        Rank = rank;
+        Size = size;
+    }
+
+    /// <summary>This process's rank in MPI_COMM_WORLD: 0 writes checkpoints and outputs.</summary>
+    public int Rank { get; }
+
+    /// <summary>The number of processes in the job.</summary>
+    public int Size { get; }
+
+    /// <summary>Whether a launcher (mpirun, srun with PMIx) started this process as one rank of a job.</summary>
+    public static bool Launched =>
+        Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null || Environment.GetEnvironmentVariable("PMIX_RANK") is not null;
+
+    /// <summary>Loads Open MPI and initializes it.</summary>
+    /// <exception cref="PipelineException">Open MPI is not installed.</exception>
+    public static Mpi Init()
+    {
+        if (!NativeLibrary.TryLoad(Library, out var library))
+        {
+            throw new PipelineException($"Open MPI's {Library} is not installed; install it with: sudo apt-get install openmpi-bin libopenmpi-dev");
+        }
+        return new Mpi(library);
+    }
+
+    /// <summary>Replaces each value with its sum over every rank (MPI_Allreduce in place).</summary>
+    public void AllreduceSum(Span<float> values)
+    {
+        unsafe
+        {
+            fixed (float* data = values)
+            {
+                Check(MPI_Allreduce(InPlace, (IntPtr)data, values.Length, _float, _sum, _world), "MPI_Allreduce");
+            }
+        }
+    }
+
+    /// <summary>Replaces the values on every rank with <paramref name="root"/>'s (MPI_Bcast).</summary>
+    public void Broadcast(Span<float> values, int root = 0)
+    {
+        unsafe
+        {
+            fixed (float* data = values)
+            {
+                Check(MPI_Bcast((IntPtr)data, values.Length, _float, root, _world), "MPI_Bcast");
+            }
+        }
+    }
+
+    /// <summary>Replaces the bytes on every rank with <paramref name="root"/>'s (MPI_Bcast).</summary>
+    public void Broadcast(Span<byte> bytes, int root = 0)
+    {
+        unsafe
+        {
+            fixed (byte* data = bytes)
+            {
+                Check(MPI_Bcast((IntPtr)data, bytes.Length, _byte, root, _world), "MPI_Bcast");
+            }
+        }
+    }
+
+    /// <summary>Returns once every rank has called it.</summary>
+    public void Barrier() => Check(MPI_Barrier(_world), "MPI_Barrier");
+
+    /// <summary>MPI_Finalize; once.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _finalized, 1) == 0)
+        {
+            Check(MPI_Finalize(), "MPI_Finalize");
+        }
+    }
+
+    private static void Check(int status, string call)
+    {
+        if (status != 0)
+        {
+            throw new PipelineException($"{call} failed with MPI error {status}");
+        }
+    }
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Init(IntPtr argc, IntPtr argv);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Finalize();
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Comm_rank(IntPtr comm, out int rank);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Comm_size(IntPtr comm, out int size);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Allreduce(IntPtr send, IntPtr receive, int count, IntPtr datatype, IntPtr op, IntPtr comm);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Bcast(IntPtr buffer, int count, IntPtr datatype, int root, IntPtr comm);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Barrier(IntPtr comm);
+}
