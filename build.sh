@@ -87,6 +87,17 @@ apt_install() { # apt_install [apt-get options] PACKAGE...: quiet, but say what 
     exit 1
   fi
 }
+# apt_install, with a policy-rc.d (unless the machine has one) that keeps the packages' services from starting: the
+# tests start nginx, munge and Slurm themselves, on free ports, and stop them by pid.
+apt_install_without_services() {
+  local policy="" status=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1
+  fi
+  ( apt_install "$@" ) || status=$?
+  [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ "$status" = 0 ] || exit "$status"
+}
 # Whether the dynamic linker knows ICU. The listing is read whole into a variable and matched by the shell: piped
 # into `grep -q`, which exits at the first match, ldconfig would die of SIGPIPE and, under pipefail, the check would
 # fail at random and send a no-op build to apt-get.
@@ -189,14 +200,7 @@ if [ "$target" = "Test" ]; then
   if [ ! -x /usr/sbin/nginx ]; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
       echo "build.sh: installing nginx for the remote-cache test (it is not started as a service)"
-      policy=""
-      if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1
-      fi
-      status=0
-      ( apt_install nginx ) || status=$?
-      [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
-      [ "$status" = 0 ] || exit "$status"
+      apt_install_without_services nginx
     else
       echo "build.sh: the tests need nginx (the remote-cache test); install it with: sudo apt-get install nginx" >&2
       exit 1
@@ -238,6 +242,18 @@ if [ "$target" = "Test" ]; then
     fi
   fi
   export PIPELINE_REQUIRE_MPI=1
+  # Slurm and munge (Debian's slurm-wlm, munge): the Records job-array test starts a one-node cluster of its own
+  # (tests/Pipeline.Cli.Tests/TestSupport/slurm-cluster.sh) and stops it; the packaged services are not started.
+  if [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/munged ]; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: installing slurm-wlm and munge for the Slurm test (their services are not started)"
+      apt_install_without_services --no-install-recommends slurm-wlm munge
+    else
+      echo "build.sh: the tests need slurm-wlm and munge (the Slurm test); install them with: sudo apt-get install slurm-wlm munge" >&2
+      exit 1
+    fi
+  fi
+  export PIPELINE_REQUIRE_SLURM=1
 fi
 
 # --- the Cake runner (pinned in .config/dotnet-tools.json) -------------------------------------------------
