@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Pipeline.Core.Engine;
+using Pipeline.Core.Images;
 using Pipeline.Serving.Http;
 using Pipeline.Serving.Versions;
 
@@ -31,6 +32,11 @@ internal static class ServeCommand
         {
             Description = $"JSON file of version labels, {{\"stable\": 3, \"canary\": 4}} (default: {ModelVersions.LabelsFileName} in the export folder, when there is one)",
         };
+        var formats = new Option<string>("--image-formats")
+        {
+            Description = $"Image formats taken from clients, a comma list of {string.Join(", ", ImageFormats.All)}, or all",
+            DefaultValueFactory = _ => string.Join(",", ImageFormats.Network),
+        };
         var poll = new Option<double>("--poll-seconds")
         {
             Description = "How often the export folder is looked at for new, removed and relabelled versions",
@@ -39,7 +45,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve an exported model over REST (POST /v1/models/NAME:predict with {\"instances\": [{\"image_bytes\": {\"b64\": ...}}]}) "
             + "and gRPC, as TF Serving does: every version of an export folder, new ones loaded without a restart")
         {
-            model, name, port, grpcPort, noGrpc, host, threads, maxRequestPixels, keep, labels, poll,
+            model, name, port, grpcPort, noGrpc, host, threads, maxRequestPixels, keep, labels, poll, formats,
         };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
@@ -47,8 +53,18 @@ internal static class ServeCommand
             {
                 throw new PipelineException("--versions is 0 (every version) or more, and --poll-seconds is more than 0 and at most 3600");
             }
+            IReadOnlyList<string> imageFormats;
+            try
+            {
+                imageFormats = ImageFormats.Parse(parse.GetValue(formats)!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new PipelineException($"--image-formats: {e.Message.Replace(" (Parameter 'list')", "", StringComparison.Ordinal)}");
+            }
             var versionOptions = new VersionOptions
             {
+                ImageFormats = imageFormats,
                 Keep = parse.GetValue(keep),
                 LabelsFile = parse.GetValue(labels),
                 PollInterval = TimeSpan.FromSeconds(parse.GetValue(poll)),

@@ -18,15 +18,20 @@ public sealed class InputImageDecoder
 
     private readonly InputSpec _input;
     private readonly long _maxPixels;
+    private readonly IReadOnlyList<string> _formats;
+    private readonly Configuration _configuration;
     private readonly float[][] _levels;
     private readonly byte[] _pixels;
 
-    public InputImageDecoder(InputSpec input, long maxPixels = DefaultMaxPixels)
+    /// <param name="formats">The formats it decodes (<see cref="ImageFormats"/>); others are refused by their signature, naming them. Default: all.</param>
+    public InputImageDecoder(InputSpec input, long maxPixels = DefaultMaxPixels, IReadOnlyList<string>? formats = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         input.Validate();
         _input = input;
         _maxPixels = maxPixels;
+        _formats = formats ?? ImageFormats.All;
+        _configuration = UntrustedImages.For(_formats);
         _levels = NormalizedLevels(input);
         _pixels = new byte[input.Size * input.Size * input.Channels];
     }
@@ -89,10 +94,14 @@ public sealed class InputImageDecoder
         {
             throw new BadImageException(refusal, name);
         }
+        if (_formats.Count < ImageFormats.All.Count && UntrustedImages.FormatRefusal(bytes, _formats) is { } format)
+        {
+            throw new BadImageException(format, name);
+        }
         IImageInfo? info;
         try
         {
-            info = Image.Identify(UntrustedImages.FirstFrameOnly, new MemoryStream(bytes, writable: false));
+            info = Image.Identify(_configuration, new MemoryStream(bytes, writable: false));
         }
         catch (Exception e) when (IsDecoderFailure(e))
         {
@@ -100,7 +109,7 @@ public sealed class InputImageDecoder
         }
         if (info is null)
         {
-            throw new BadImageException("not an image in a format we can read (JPEG, PNG, GIF, BMP, TGA, TIFF, WebP, PBM)", name);
+            throw new BadImageException($"not an image in a format we can read ({string.Join(", ", _formats)})", name);
         }
         if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > _maxPixels)
         {
@@ -147,12 +156,12 @@ public sealed class InputImageDecoder
         var size = _input.Size;
         if (_input.Channels == 1)
         {
-            using var gray = Image.Load<L8>(UntrustedImages.FirstFrameOnly, encoded);
+            using var gray = Image.Load<L8>(_configuration, encoded);
             Resize(gray, size);
             gray.CopyPixelDataTo(_pixels.AsSpan(0, size * size));
             return 1;
         }
-        using var rgb = Image.Load<Rgb24>(UntrustedImages.FirstFrameOnly, encoded);
+        using var rgb = Image.Load<Rgb24>(_configuration, encoded);
         Resize(rgb, size);
         rgb.CopyPixelDataTo(_pixels.AsSpan(0, size * size * 3));
         return 3;

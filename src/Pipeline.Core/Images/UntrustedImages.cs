@@ -1,6 +1,13 @@
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
 using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Pbm;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Metadata;
 
 namespace Pipeline.Core.Images;
@@ -14,7 +21,23 @@ namespace Pipeline.Core.Images;
 /// </summary>
 internal static class UntrustedImages
 {
-    public static readonly Configuration FirstFrameOnly = Create();
+    public static readonly Configuration FirstFrameOnly = Create(ImageFormats.All);
+
+    /// <summary>A configuration that decodes only <paramref name="formats"/>: the other formats' decoders are not even registered.</summary>
+    public static Configuration For(IReadOnlyCollection<string> formats) =>
+        formats.Count == ImageFormats.All.Count ? FirstFrameOnly : Create(formats);
+
+    /// <summary>
+    /// Why bytes of a format outside <paramref name="formats"/> are refused, naming it, or null. Told from the first
+    /// bytes alone (each format's signature), before any of its decoder's code runs.
+    /// </summary>
+    public static string? FormatRefusal(ReadOnlySpan<byte> bytes, IReadOnlyCollection<string> formats)
+    {
+        var format = Image.DetectFormat(FirstFrameOnly, bytes);
+        return format is null || formats.Contains(ImageFormats.Name(format), StringComparer.OrdinalIgnoreCase)
+            ? null
+            : $"a {ImageFormats.Name(format)} image, a format not accepted here (accepted: {string.Join(", ", formats)})";
+    }
 
     /// <summary>Why the bytes are refused before any decoder sees them, or null.</summary>
     public static string? Refusal(ReadOnlySpan<byte> bytes)
@@ -42,11 +65,30 @@ internal static class UntrustedImages
         return PngImageData.Problem(bytes);
     }
 
-    private static Configuration Create()
+    private static Configuration Create(IReadOnlyCollection<string> formats)
     {
-        var configuration = Configuration.Default.Clone();
-        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
-        configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+        bool Has(string name) => formats.Contains(name, StringComparer.OrdinalIgnoreCase);
+        // Each format's module registers its detector, decoder and encoder; a format left out is unknown to it.
+        var modules = new Dictionary<string, Func<IConfigurationModule>>(StringComparer.Ordinal)
+        {
+            ["PNG"] = () => new PngConfigurationModule(),
+            ["JPEG"] = () => new JpegConfigurationModule(),
+            ["GIF"] = () => new GifConfigurationModule(),
+            ["BMP"] = () => new BmpConfigurationModule(),
+            ["PBM"] = () => new PbmConfigurationModule(),
+            ["TGA"] = () => new TgaConfigurationModule(),
+            ["TIFF"] = () => new TiffConfigurationModule(),
+            ["WebP"] = () => new WebpConfigurationModule(),
+        };
+        var configuration = new Configuration([.. modules.Where(m => Has(m.Key)).Select(m => m.Value())]);
+        if (Has("GIF"))
+        {
+            configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
+        }
+        if (Has("TIFF"))
+        {
+            configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+        }
         return configuration;
     }
 }

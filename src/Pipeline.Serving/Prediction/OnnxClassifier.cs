@@ -15,12 +15,14 @@ public sealed class OnnxClassifier : IDisposable
     private readonly InferenceSession _session;
     private readonly ThreadLocal<Dictionary<long, InputImageDecoder>> _decoders = new(() => []);
     private readonly long _maxPixels;
+    private readonly IReadOnlyList<string>? _formats;
 
-    private OnnxClassifier(ExportedModel model, InferenceSession session, long maxPixels, TimeSpan loadTime)
+    private OnnxClassifier(ExportedModel model, InferenceSession session, long maxPixels, IReadOnlyList<string>? formats, TimeSpan loadTime)
     {
         Model = model;
         _session = session;
         _maxPixels = maxPixels;
+        _formats = formats;
         LoadTime = loadTime;
     }
 
@@ -33,8 +35,9 @@ public sealed class OnnxClassifier : IDisposable
 
     /// <param name="threads">Threads ONNX Runtime uses inside one prediction; 0 lets it choose (one per core).</param>
     /// <param name="maxPixels">Images larger than this are refused from their header, before decoding.</param>
+    /// <param name="formats">The image formats it decodes (<see cref="ImageFormats"/>); null: all of them.</param>
     /// <exception cref="PipelineException">The graph cannot be loaded, or does not have the card's input and output.</exception>
-    public static OnnxClassifier Load(ExportedModel model, int threads = 0, long maxPixels = InputImageDecoder.DefaultMaxPixels)
+    public static OnnxClassifier Load(ExportedModel model, int threads = 0, long maxPixels = InputImageDecoder.DefaultMaxPixels, IReadOnlyList<string>? formats = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var clock = Stopwatch.StartNew();
@@ -60,7 +63,7 @@ public sealed class OnnxClassifier : IDisposable
                 + $"\"{ModelCard.OnnxOutput}\" [batch, {model.Card.Classes.Count}] as {ModelCard.FileName} says; rebuild the export with --target=Export --force",
                 model.OnnxPath);
         }
-        return new OnnxClassifier(model, session, maxPixels, clock.Elapsed);
+        return new OnnxClassifier(model, session, maxPixels, formats, clock.Elapsed);
     }
 
     /// <summary>Predicts each image in one batch.</summary>
@@ -147,7 +150,7 @@ public sealed class OnnxClassifier : IDisposable
         var decoders = _decoders.Value!;
         if (!decoders.TryGetValue(maxPixels, out var decoder))
         {
-            decoders[maxPixels] = decoder = new InputImageDecoder(Card.Input, maxPixels);
+            decoders[maxPixels] = decoder = new InputImageDecoder(Card.Input, maxPixels, _formats);
         }
         return decoder;
     }

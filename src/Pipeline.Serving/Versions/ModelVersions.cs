@@ -24,6 +24,9 @@ public sealed record VersionOptions
 
     /// <summary>The largest image a version's decoder accepts, from its header.</summary>
     public long MaxPixels { get; init; } = Core.Images.InputImageDecoder.DefaultMaxPixels;
+
+    /// <summary>The image formats taken from clients (<see cref="Core.Images.ImageFormats"/>): by default those browsers and phones send.</summary>
+    public IReadOnlyList<string> ImageFormats { get; init; } = Core.Images.ImageFormats.Network;
 }
 
 /// <summary>A version's state as TF Serving's GetModelStatus reports it: LOADING, AVAILABLE, UNLOADING, or END with an error.</summary>
@@ -150,7 +153,7 @@ public sealed class ModelVersions : IDisposable
     public static OnnxClassifier LoadChecked(string versionFolder, VersionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var classifier = OnnxClassifier.Load(ExportedModel.Open(versionFolder), options.Threads, options.MaxPixels);
+        var classifier = OnnxClassifier.Load(ExportedModel.Open(versionFolder), options.Threads, options.MaxPixels, options.ImageFormats);
         try
         {
             var perImage = classifier.Card.Input.ValuesPerImage;

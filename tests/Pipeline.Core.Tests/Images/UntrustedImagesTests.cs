@@ -79,4 +79,43 @@ public sealed class UntrustedImagesTests
         Assert.Equal($"image a is {expected}", records.Problem);
         Assert.Equal($"instances[1]: the image is {expected}", model.Message);
     }
+
+    [Fact]
+    public void A_decoder_limited_to_some_formats_refuses_the_others_by_their_signature_naming_the_format()
+    {
+        using var image = new Image<Rgb24>(6, 6, new Rgb24(200, 200, 200));
+        using var tiff = new MemoryStream();
+        image.SaveAsTiff(tiff);
+        using var png = new MemoryStream();
+        image.SaveAsPng(png);
+        var input = new InputSpec(1, 6, [0f], [1f]);
+        var limited = new InputImageDecoder(input, formats: ["JPEG", "PNG"]);
+
+        var error = Assert.Throws<BadImageException>(() => limited.DecodePixels(tiff.ToArray(), "instances[1]"));
+        limited.DecodePixels(png.ToArray(), "instances[0]");
+        var every = new InputImageDecoder(input);
+        var fromAll = every.DecodePixels(tiff.ToArray(), "image.tiff");
+
+        Assert.Equal("instances[1]: a TIFF image, a format not accepted here (accepted: JPEG, PNG)", error.Message);
+        Assert.All(limited.Pixels.ToArray(), p => Assert.Equal(200, p));
+        Assert.Equal(1, fromAll);
+        Assert.All(every.Pixels.ToArray(), p => Assert.Equal(200, p));
+    }
+
+    [Theory]
+    [InlineData("all", "JPEG,PNG,GIF,BMP,WebP,TIFF,TGA,PBM")]
+    [InlineData("jpg, png,webp", "JPEG,PNG,WebP")]
+    [InlineData("PNG,png", "PNG")]
+    public void Format_lists_are_read_in_any_case_with_jpg_for_jpeg(string list, string expected)
+    {
+        Assert.Equal(expected, string.Join(",", ImageFormats.Parse(list)));
+    }
+
+    [Fact]
+    public void An_unknown_format_name_is_refused_listing_the_formats()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ImageFormats.Parse("png,heic"));
+
+        Assert.StartsWith("\"heic\" is not an image format we read; they are JPEG, PNG, GIF, BMP, WebP, TIFF, TGA, PBM (or all)", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -91,6 +91,24 @@ public sealed class ServerVersionsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_server_takes_the_formats_browsers_send_and_refuses_a_tiff_naming_it()
+    {
+        using var versions = ModelVersions.Open(_export, new VersionOptions { Threads = 1, PollInterval = TimeSpan.FromHours(1) }, _log.Enqueue);
+        await using var server = await PredictionServer.StartAsync(versions, new ServerOptions("tiny", "127.0.0.1", 0), _log.Enqueue);
+        using var client = new HttpClient { BaseAddress = server.Address };
+        using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.L8>(TinyExport.Size, TinyExport.Size);
+        using var tiff = new MemoryStream();
+        SixLabors.ImageSharp.ImageExtensions.SaveAsTiff(image, tiff);
+
+        var refused = await SendAsync(client, HttpMethod.Post, "v1/models/tiny:predict", Body(tiff.ToArray()));
+        var png = await SendAsync(client, HttpMethod.Post, "v1/models/tiny:predict", Body(TestImages.Black));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal("instances[0]: a TIFF image, a format not accepted here (accepted: JPEG, PNG, GIF, BMP, WebP)", refused.Json["error"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, png.Status);
+    }
+
+    [Fact]
     public async Task A_version_copied_in_while_clients_send_requests_is_served_without_a_failed_request()
     {
         using var versions = ModelVersions.Open(_export, new VersionOptions { Threads = 1, PollInterval = TimeSpan.FromMilliseconds(20) }, _log.Enqueue);
