@@ -59,6 +59,32 @@ internal static class MpiCommand
             mpi.Barrier();
             return wrong < 0 && broadcastRight ? 0 : 1;
         }));
-        return new Command("mpi", "MPI: check a job's ranks (data-parallel training runs on Open MPI)") { check };
+        var steps = new Option<int>("--steps") { Description = "Training steps", DefaultValueFactory = _ => 30 };
+        var batch = new Option<int>("--batch") { Description = "Global batch: every rank takes an equal share", DefaultValueFactory = _ => 32 };
+        var output = new Option<string>("--out") { Description = "File rank 0 writes the final weights to (float32)", Required = true };
+        var equivalence = new Command("equivalence",
+            "Run as each rank: train a small network data-parallel (each rank a share of every batch, gradients averaged) and write the final weights, "
+            + "to compare with a job of another size")
+        {
+            steps, batch, output,
+        };
+        equivalence.SetAction(parse => CommonOptions.Guard(() =>
+        {
+            using var mpi = Mpi.Init();
+            var global = parse.GetValue(batch);
+            if (global < 1 || global % mpi.Size != 0)
+            {
+                throw new PipelineException($"--batch is {global}; it must be a positive multiple of the {mpi.Size} ranks");
+            }
+            var result = Training.Train.DataParallelCheck.Run(mpi, parse.GetValue(steps), global, Path.GetFullPath(parse.GetValue(output)!));
+            if (mpi.Rank == 0)
+            {
+                Console.WriteLine($"{mpi.Size} rank(s), {parse.GetValue(steps)} steps of a global batch of {global} ({global / mpi.Size} per rank): last loss on rank 0's share {result.FinalLoss:0.000000}; "
+                    + $"{result.BytesPerStep:N0} bytes allreduced per step, {result.Exchanging.TotalMilliseconds / Math.Max(1, parse.GetValue(steps)):0.000} ms per step in allreduce "
+                    + $"of {result.Total.TotalMilliseconds / Math.Max(1, parse.GetValue(steps)):0.000} ms; weights in {parse.GetValue(output)}");
+            }
+            return 0;
+        }));
+        return new Command("mpi", "MPI: check a job's ranks, and that data-parallel training on them computes one process's steps") { check, equivalence };
     }
 }

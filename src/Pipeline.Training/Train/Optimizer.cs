@@ -46,10 +46,12 @@ public sealed class Optimizer : IDisposable
     public double LearningRate { get; set; }
 
     /// <summary>One step down <paramref name="loss"/>'s gradient: clears the parameters' gradients, back-propagates and updates.</summary>
-    public void Minimize(Tensor loss)
+    /// <param name="exchange">Between the backward pass and the update: data-parallel training averages the gradients over its ranks here.</param>
+    public void Minimize(Tensor loss, Action? exchange = null)
     {
         ZeroGrad();
         loss.backward();
+        exchange?.Invoke();
         Step();
     }
 

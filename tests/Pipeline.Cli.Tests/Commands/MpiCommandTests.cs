@@ -19,4 +19,35 @@ public sealed class MpiCommandTests
             Assert.Contains("allreduce of 100,000 floats correct, broadcast correct", line, StringComparison.Ordinal);
         }
     }
+
+    /// <summary>
+    /// Data-parallel training's equivalence (issue 16): two ranks, each taking half of every global batch and averaging
+    /// gradients with one allreduce, end with the weights one process taking whole batches ends with (within float
+    /// rounding: the sums run in another order), and two runs of two ranks end bit for bit the same.
+    /// </summary>
+    [MpiFact]
+    public async Task Two_ranks_averaging_gradients_end_with_one_process_weights_and_the_same_bits_every_run()
+    {
+        using var dir = new TempDirectory();
+        var pipeline = Path.Combine(AppContext.BaseDirectory, "pipeline");
+        async Task<float[]> Train(int ranks, string file)
+        {
+            var (exitCode, output, error) = await MpiRun.RunAsync(ranks, pipeline, ["mpi", "equivalence", "--steps", "30", "--batch", "32", "--out", dir.Combine(file)], TimeSpan.FromMinutes(3));
+            Assert.True(exitCode == 0, $"exit {exitCode}: {output} {error}");
+            Assert.Contains($"{ranks} rank(s), 30 steps of a global batch of 32 ({32 / ranks} per rank)", output, StringComparison.Ordinal);
+            var bytes = File.ReadAllBytes(dir.Combine(file));
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+        }
+
+        var one = await Train(1, "one.bin");
+        var two = await Train(2, "two.bin");
+        var again = await Train(2, "two-again.bin");
+
+        Assert.Equal(2_410, one.Length); // 64·32 + 32 + 32·10 + 10
+        var largest = one.Max(Math.Abs);
+        var difference = one.Zip(two, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(largest > 0.05, $"the weights moved: largest {largest}");
+        Assert.True(difference <= 1e-6, $"2 ranks differ from 1 process by up to {difference} (weights up to {largest})");
+        Assert.Equal(two, again);
+    }
 }
