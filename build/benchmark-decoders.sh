@@ -4,8 +4,7 @@
 #      Fashion-MNIST's 10,000 test PNGs to 1×28×28, 200 photo-like 640×480 JPEGs and 6 JPEGs of 5000×5000 to 3×224×224
 #   2. how far Skia's model input is from ImageSharp's on those images, in 8-bit levels
 #   3. ImageSharp's decode path (header checks, identify, decode, convert, resize) fuzzed by AFL++ through SharpFuzz
-#      for FUZZ_SECONDS (default 600; SEEDS=an earlier run's queue goes on from its corpus), then AFL's whole corpus
-#      replayed through both decoders
+#      for FUZZ_SECONDS (default 600), then AFL's whole corpus replayed through both decoders
 # usage: build/benchmark-decoders.sh [--no-fuzz]      (needs afl++ for the fuzzing: apt-get install afl++)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,10 +45,6 @@ rm -rf "$fuzzed" && cp -r "$out" "$fuzzed"
 "$tools/sharpfuzz" "$fuzzed/SixLabors.ImageSharp.dll" >/dev/null
 rm -rf "$work/seeds" "$work/findings"
 "$lab" seeds "$work/seeds"
-# SEEDS=DIR starts from another corpus too (an earlier run's findings/default/queue), to go on where it stopped.
-if [ -n "${SEEDS:-}" ]; then
-  find "$SEEDS" -maxdepth 1 -type f -name 'id:*' -exec cp {} "$work/seeds/" \;
-fi
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 afl-fuzz -i "$work/seeds" -o "$work/findings" -t 10000 -m none -V "$fuzz_seconds" -- "$fuzzed/Pipeline.DecoderLab" fuzz > "$work/afl.log" 2>&1 || true
 stats="$work/findings/default/fuzzer_stats"

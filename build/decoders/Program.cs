@@ -42,9 +42,12 @@ public static class Program
                 Seeds(folder);
                 return 0;
             case ["fuzz"]:
-                var decoder = new InputImageDecoder(new InputSpec(3, 64, [0.5f], [0.25f]), FuzzMaxPixels);
+                // Made inside the callback: instrumented ImageSharp code (the decoder's configuration is built in
+                // its constructor) must not run before SharpFuzz has mapped AFL's coverage memory, or it faults.
+                InputImageDecoder? decoder = null;
                 SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
                 {
+                    decoder ??= new InputImageDecoder(new InputSpec(3, 64, [0.5f], [0.25f]), FuzzMaxPixels);
                     using var buffer = new MemoryStream();
                     stream.CopyTo(buffer);
                     try
