@@ -232,7 +232,7 @@ if [ "$target" = "Test" ]; then
   fi
   export PIPELINE_REQUIRE_GRPCIO=1
   # Open MPI (Debian's openmpi-bin and libopenmpi-dev): the MPI tests run jobs of two ranks with mpirun.
-  if [ ! -x /usr/bin/mpirun ] || [ ! -e /usr/lib/x86_64-linux-gnu/libmpi.so.40 ]; then
+  if [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
       echo "build.sh: installing openmpi-bin and libopenmpi-dev for the MPI tests"
       apt_install --no-install-recommends openmpi-bin libopenmpi-dev

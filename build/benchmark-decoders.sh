@@ -12,7 +12,7 @@ fuzz_seconds="${FUZZ_SECONDS:-600}"
 work="${DECODER_LAB_DIR:-/tmp/pipeline-decoder-lab}"
 out="$work/bin"
 mkdir -p "$work"
-dotnet publish build/decoders/Pipeline.DecoderLab.csproj -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly >/dev/null
+dotnet publish build/decoders/Pipeline.DecoderLab.csproj -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly
 lab="$out/Pipeline.DecoderLab"
 
 echo "== speed and memory, one process per decoder and set"
@@ -34,7 +34,7 @@ done
 [ "${1:-}" = "--no-fuzz" ] && exit 0
 echo
 if ! command -v afl-fuzz >/dev/null 2>&1; then
-  echo "afl-fuzz is not installed (apt-get install afl++); skipping the fuzzing" >&2
+  echo "cannot fuzz: afl-fuzz is not installed (apt-get install afl++), or run with --no-fuzz" >&2
   exit 1
 fi
 echo "== AFL++ on ImageSharp's decode path for $fuzz_seconds s (SharpFuzz instruments SixLabors.ImageSharp.dll)"

@@ -49,9 +49,9 @@ internal static class ServeCommand
         };
         command.SetAction(parse => CommonOptions.Guard(() =>
         {
-            if (parse.GetValue(keep) < 0 || parse.GetValue(poll) is not (> 0 and <= 3600))
+            if (parse.GetValue(keep) < 0 || parse.GetValue(poll) is not (>= 0.01 and <= 3600))
             {
-                throw new PipelineException("--versions is 0 (every version) or more, and --poll-seconds is more than 0 and at most 3600");
+                throw new PipelineException("--versions is 0 (every version) or more, and --poll-seconds is from 0.01 to 3600");
             }
             IReadOnlyList<string> imageFormats;
             try

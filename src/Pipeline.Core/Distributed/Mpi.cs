@@ -8,7 +8,8 @@ namespace Pipeline.Core.Distributed;
 /// libopenmpi-dev) through P/Invoke: no .NET MPI binding is published. One per process: Init on creation, Finalize on
 /// dispose. Open MPI's handles are the addresses of its exported objects (MPI_COMM_WORLD is &amp;ompi_mpi_comm_world),
 /// so they are read from the library; this is Open MPI's ABI, not MPICH's. A failing call aborts every rank (MPI's
-/// default error handler), as a data-parallel job must: no rank can go on alone.
+/// default error handler), as a data-parallel job must: no rank can go on alone; a failure outside MPI must do the
+/// same through <see cref="Run{T}"/> or <see cref="Abort"/>.
 /// </summary>
 public sealed partial class Mpi : IDisposable
 {
@@ -96,12 +97,41 @@ public sealed partial class Mpi : IDisposable
     /// <summary>Returns once every rank has called it.</summary>
     public void Barrier() => Check(MPI_Barrier(_world), "MPI_Barrier");
 
-    /// <summary>MPI_Finalize; once.</summary>
+    /// <summary>
+    /// Ends the whole job, every rank, with <paramref name="code"/> (MPI_Abort): what a rank must do when it fails
+    /// outside MPI, since the others would otherwise wait in their next collective call for ever.
+    /// </summary>
+    public void Abort(int code)
+    {
+        if (Interlocked.Exchange(ref _finalized, 1) == 0)
+        {
+            _ = MPI_Abort(_world, code);
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> as this rank's work: an exception aborts the whole job (see <see cref="Abort"/>) after it is reported.</summary>
+    public T Run<T>(Func<T> body, Action<Exception> report)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(report);
+        try
+        {
+            return body();
+        }
+        catch (Exception e)
+        {
+            report(e);
+            Abort(1);
+            throw;
+        }
+    }
+
+    /// <summary>MPI_Finalize; once, and never after <see cref="Abort"/>. A failure here is not reported: the job's work is done.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _finalized, 1) == 0)
         {
-            Check(MPI_Finalize(), "MPI_Finalize");
+            _ = MPI_Finalize();
         }
     }
 
@@ -133,4 +163,7 @@ public sealed partial class Mpi : IDisposable
 
     [LibraryImport(Library)]
     private static partial int MPI_Barrier(IntPtr comm);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Abort(IntPtr comm, int code);
 }

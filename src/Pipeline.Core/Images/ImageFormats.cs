@@ -36,6 +36,10 @@ public static class ImageFormats
         return names.Count > 0 ? names : throw new ArgumentException($"no image format named; they are {string.Join(", ", All)} (or all)", nameof(list));
     }
 
+    /// <summary>Whether <paramref name="formats"/> names every format (in any order, case or repetition).</summary>
+    public static bool AreAll(IReadOnlyCollection<string> formats) =>
+        All.All(f => formats.Contains(f, StringComparer.OrdinalIgnoreCase));
+
     /// <summary>ImageSharp's format in <see cref="All"/>'s spelling ("Webp" is WebP).</summary>
     internal static string Name(IImageFormat format) =>
         All.FirstOrDefault(f => f.Equals(format.Name, StringComparison.OrdinalIgnoreCase)) ?? format.Name;

@@ -94,7 +94,7 @@ public sealed class InputImageDecoder
         {
             throw new BadImageException(refusal, name);
         }
-        if (_formats.Count < ImageFormats.All.Count && UntrustedImages.FormatRefusal(bytes, _formats) is { } format)
+        if (!ImageFormats.AreAll(_formats) && UntrustedImages.FormatRefusal(bytes, _formats) is { } format)
         {
             throw new BadImageException(format, name);
         }

@@ -25,7 +25,7 @@ internal static class UntrustedImages
 
     /// <summary>A configuration that decodes only <paramref name="formats"/>: the other formats' decoders are not even registered.</summary>
     public static Configuration For(IReadOnlyCollection<string> formats) =>
-        formats.Count == ImageFormats.All.Count ? FirstFrameOnly : Create(formats);
+        ImageFormats.AreAll(formats) ? FirstFrameOnly : Create(formats);
 
     /// <summary>
     /// Why bytes of a format outside <paramref name="formats"/> are refused, naming it, or null. Told from the first

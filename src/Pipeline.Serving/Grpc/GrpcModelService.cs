@@ -18,7 +18,9 @@ internal sealed class GrpcModelService(Predictor predictor, Action<string> log) 
         IEnumerable<VersionStatus> statuses = predictor.Versions.Statuses();
         int? version = spec.VersionChoiceCase switch
         {
-            ModelSpec.VersionChoiceOneofCase.Version => spec.Version is > 0 and <= int.MaxValue ? (int)spec.Version.Value : -1,
+            ModelSpec.VersionChoiceOneofCase.Version => spec.Version is > 0 and <= int.MaxValue
+                ? (int)spec.Version.Value
+                : throw GrpcStatus.Invalid($"model_spec.version is {spec.Version}; a version is a number from 1"),
             ModelSpec.VersionChoiceOneofCase.VersionLabel => predictor.Versions.Labels().Labels.TryGetValue(spec.VersionLabel, out var labelled)
                 ? labelled
                 : throw new BadRequestException($"{predictor.Options.Name}: no version is labelled \"{spec.VersionLabel}\"", 404),

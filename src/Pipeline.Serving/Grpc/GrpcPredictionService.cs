@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.AspNetCore.RateLimiting;
 using Pipeline.Core.Images;
 using Pipeline.Serving.Grpc.Proto;
 using Pipeline.Serving.Http;
@@ -23,6 +24,7 @@ internal sealed class GrpcPredictionService(Predictor predictor, Action<string> 
 
     private ServerOptions Options => predictor.Options;
 
+    [EnableRateLimiting(PredictionServer.PredictPolicy)]
     public override Task<Proto.PredictResponse> Predict(PredictRequest request, ServerCallContext context) => GrpcStatus.Answer(async () =>
     {
         using var lease = Lease(request.ModelSpec, context);
@@ -60,6 +62,7 @@ internal sealed class GrpcPredictionService(Predictor predictor, Action<string> 
         return response;
     }, log);
 
+    [EnableRateLimiting(PredictionServer.PredictPolicy)]
     public override Task<ClassificationResponse> Classify(ClassificationRequest request, ServerCallContext context) => GrpcStatus.Answer(async () =>
     {
         using var lease = Lease(request.ModelSpec, context);
@@ -132,7 +135,7 @@ internal sealed class GrpcPredictionService(Predictor predictor, Action<string> 
             throw GrpcStatus.Invalid($"signature_name \"{spec.SignatureName}\" is not a signature of this model; its one signature is \"{Http.PredictRequest.Signature}\"");
         }
         int? version = spec.VersionChoiceCase == ModelSpec.VersionChoiceOneofCase.Version
-            ? spec.Version is > 0 and <= int.MaxValue ? (int)spec.Version.Value : throw new BadRequestException($"{spec.Version} is not a version number (1, 2, …)", 404)
+            ? spec.Version is > 0 and <= int.MaxValue ? (int)spec.Version.Value : throw GrpcStatus.Invalid($"model_spec.version is {spec.Version}; a version is a number from 1")
             : null;
         var label = spec.VersionChoiceCase == ModelSpec.VersionChoiceOneofCase.VersionLabel ? spec.VersionLabel : null;
         var lease = predictor.Lease(spec.Name, version, label);
@@ -204,7 +207,12 @@ internal sealed class GrpcPredictionService(Predictor predictor, Action<string> 
         {
             throw GrpcStatus.Invalid($"{field} has shape [{string.Join(", ", dims)}]; {expected}");
         }
-        CheckCount(dims[0], $"{field}'s batch");
+        if (dims[0] < 1 || dims[0] > Options.MaxInstances)
+        {
+            throw dims[0] > Options.MaxInstances
+                ? GrpcStatus.Invalid($"too many instances: {dims[0]}; at most {Options.MaxInstances} per request")
+                : GrpcStatus.Invalid($"{field} has shape [{string.Join(", ", dims)}]; its batch must be at least 1");
+        }
         var count = (int)dims[0];
         var perImage = input.ValuesPerImage;
         float[] values;

@@ -26,7 +26,8 @@ namespace Pipeline.Serving.Http;
 /// </summary>
 public sealed class PredictionServer : IAsyncDisposable
 {
-    private const string PredictPolicy = "predict";
+    /// <summary>The rate-limiting policy of predictions (REST :predict and :classify, gRPC Predict and Classify).</summary>
+    internal const string PredictPolicy = "predict";
 
     private readonly WebApplication _app;
     private readonly Predictor _predictor;
@@ -116,7 +117,8 @@ public sealed class PredictionServer : IAsyncDisposable
             };
         });
         var app = builder.Build();
-        foreach (var status in versions.Statuses())
+        // What loaded (or failed) before the server started; later loads are counted as they happen.
+        foreach (var status in versions.Statuses().Where(s => s.State is "AVAILABLE" || s.Error is not null))
         {
             metrics.Loaded(options.Name, status.Version, ok: status.Error is null);
         }
@@ -147,7 +149,8 @@ public sealed class PredictionServer : IAsyncDisposable
         app.MapMethods("/v1/models/{name}/versions/{version}/metadata", read, (string name, string version) => handler.Metadata(name, new Selector(version, null)));
         app.MapMethods("/v1/models/{name}/labels/{label}/metadata", read, (string name, string label) => handler.Metadata(name, new Selector(null, label)));
         app.MapMethods("/v1/models/{name}/labels", read, handler.Labels);
-        app.MapGrpcService<Grpc.GrpcPredictionService>().RequireRateLimiting(PredictPolicy);
+        // Predict and Classify are limited by their attribute; GetModelMetadata, like REST's GET endpoints, is not.
+        app.MapGrpcService<Grpc.GrpcPredictionService>();
         app.MapGrpcService<Grpc.GrpcModelService>();
         app.MapMethods("/healthz", read, () => Results.Json(new JsonObject { ["status"] = "ok" }));
         app.MapMethods(ServerMetrics.Path, read, metrics.Write);
@@ -235,9 +238,12 @@ public sealed class PredictionServer : IAsyncDisposable
             try
             {
                 // The version first: a request for one not served is a 404 (or a 503 while it loads) whatever its body.
-                using var lease = Lease(target[..target.LastIndexOf(':')], selector);
-                context.Items[ServerMetrics.VersionItem] = lease.Version;
+                // It is leased only once the body is in, so a slow client cannot keep a removed version loaded.
+                var name = target[..target.LastIndexOf(':')];
+                Lease(name, selector).Dispose();
                 var body = await ReadBodyAsync(context.Request).ConfigureAwait(false);
+                using var lease = Lease(name, selector);
+                context.Items[ServerMetrics.VersionItem] = lease.Version;
                 var request = PredictRequest.Read(body, _options.MaxInstances, _options.MaxImageBytes, classify ? "examples" : "instances", lease.Classifier.Card.Input);
                 var predictions = await _predictor.PredictAsync(lease, request.Instances, context.RequestAborted).ConfigureAwait(false);
                 return Answer(lease.Classifier.Card, request, predictions, classify);

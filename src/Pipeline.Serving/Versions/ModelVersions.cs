@@ -199,11 +199,17 @@ public sealed class ModelVersions : IDisposable
         {
             return;
         }
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            throw new ObjectDisposedException(nameof(ModelVersions));
+        }
         _stopPolling = new CancellationTokenSource();
         var stop = _stopPolling.Token;
+        // PeriodicTimer refuses periods under a millisecond; a look every 10 ms is already more than any folder needs.
+        var interval = _options.PollInterval < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : _options.PollInterval;
         _pollLoop = Task.Run(async () =>
         {
-            using var timer = new PeriodicTimer(_options.PollInterval);
+            using var timer = new PeriodicTimer(interval);
             try
             {
                 while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
@@ -236,6 +242,10 @@ public sealed class ModelVersions : IDisposable
         }
         lock (_polling)
         {
+            if (Volatile.Read(ref _disposed) == 1)
+            {
+                return;
+            }
             ReadLabels();
             var present = ExportedModel.Versions(_folder);
             Dictionary<int, ServedVersion> available;
@@ -334,13 +344,10 @@ public sealed class ModelVersions : IDisposable
     private ServedVersion? Load(int version, string folder, string listing)
     {
         var clock = Stopwatch.StartNew();
+        OnnxClassifier classifier;
         try
         {
-            var classifier = LoadChecked(folder, _options);
-            _log($"version {version} loaded in {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s "
-                + $"({classifier.Card.Architecture}, {classifier.Card.Classes.Count} classes)");
-            OnLoaded?.Invoke(version, true);
-            return new ServedVersion(classifier, listing, owned: true);
+            classifier = LoadChecked(folder, _options);
         }
         catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
@@ -355,6 +362,10 @@ public sealed class ModelVersions : IDisposable
             OnLoaded?.Invoke(version, false);
             return null;
         }
+        _log($"version {version} loaded in {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s "
+            + $"({classifier.Card.Architecture}, {classifier.Card.Classes.Count} classes)");
+        OnLoaded?.Invoke(version, true);
+        return new ServedVersion(classifier, listing, owned: true);
     }
 
     /// <summary>A lease on the version a request asks for: a number, a label, or neither (the highest available).</summary>
@@ -500,13 +511,18 @@ public sealed class ModelVersions : IDisposable
         {
         }
         _stopPolling?.Dispose();
-        lock (_gate)
+        // A look still loading a version finishes first (it holds _polling), and none starts after: nothing loaded
+        // after this point is left unfreed.
+        lock (_polling)
         {
-            foreach (var served in _available.Values)
+            lock (_gate)
             {
-                served.Retire();
+                foreach (var served in _available.Values)
+                {
+                    served.Retire();
+                }
+                _available = [];
             }
-            _available = [];
         }
     }
 }

@@ -50,4 +50,17 @@ public sealed class MpiCommandTests
         Assert.True(difference <= 1e-6, $"2 ranks differ from 1 process by up to {difference} (weights up to {largest})");
         Assert.Equal(two, again);
     }
+
+    [MpiFact]
+    public async Task A_rank_that_fails_outside_mpi_ends_the_whole_job_saying_why_instead_of_leaving_the_others_waiting()
+    {
+        using var dir = new TempDirectory();
+
+        // Rank 0 cannot write its weights; rank 1 would wait in the last barrier for ever without MPI_Abort.
+        var (exitCode, output, error) = await MpiRun.RunAsync(2, Path.Combine(AppContext.BaseDirectory, "pipeline"),
+            ["mpi", "equivalence", "--steps", "2", "--out", Path.Combine(dir.WriteText("a-file", "not a folder"), "weights.bin")], TimeSpan.FromMinutes(2));
+
+        Assert.True(exitCode != 0, $"exit 0: {output} {error}");
+        Assert.Contains("MPI_ABORT was invoked on rank 0", output + error, StringComparison.Ordinal);
+    }
 }

@@ -23,9 +23,9 @@ public sealed class SlurmRecordsTests : IDisposable
         var single = PipelineCommand.Run("run", "records", "--root", _dir.Path, "--dataset", dataset, "--artifacts", _dir.Combine("single"), "--cache", "off");
         Assert.True(single.ExitCode == 0, single.Error);
         var cluster = _dir.Combine("cluster");
-        await Shell(SlurmCluster, "start", cluster);
         try
         {
+            await Shell(SlurmCluster, "start", cluster);
             var scripts = Path.Combine(Repository.Root, "build/deploy/slurm");
             var environment = new Dictionary<string, string>
             {
@@ -78,7 +78,15 @@ public sealed class SlurmRecordsTests : IDisposable
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {await output} {await error}");
         return await output;
     }

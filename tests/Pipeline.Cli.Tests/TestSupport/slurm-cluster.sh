@@ -22,8 +22,9 @@ stop() {
   done
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+# Two free ports, found with both sockets open at once so they differ.
+free_ports() {
+  python3 -c 'import socket; a = socket.socket(); b = socket.socket(); a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0)); print(a.getsockname()[1], b.getsockname()[1])'
 }
 
 if [ "$action" = stop ]; then
@@ -32,13 +33,14 @@ if [ "$action" = stop ]; then
 fi
 
 host="$(hostname -s)"
+# Whatever fails from here stops what was started, so no daemon outlives a failed start.
+trap 'stop' ERR
 mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
 chown munge:munge "$dir/munge"
 chmod 755 "$dir/munge"
 runuser -u munge -- /usr/sbin/munged --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
   --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" --key-file=/etc/munge/munge.key
-ctld_port="$(free_port)"
-slurmd_port="$(free_port)"
+read -r ctld_port slurmd_port < <(free_ports)
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=pipeline-test
 SlurmctldHost=$host

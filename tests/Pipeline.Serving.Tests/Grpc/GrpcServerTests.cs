@@ -180,6 +180,8 @@ public sealed class GrpcServerTests : IAsyncLifetime
         { "an image too large", StatusCode.InvalidArgument, "inputs[\"image_bytes\"].string_val[0]: image too large: 40×40 is more than the 1,000 pixels allowed" },
         { "too many images", StatusCode.InvalidArgument, "too many instances: 5; at most 4 per request" },
         { "a tensor of the wrong shape", StatusCode.InvalidArgument, "inputs[\"input\"] has shape [1, 1, 4]; it is DT_FLOAT [batch, 1, 4, 4] of normalized floats" },
+        { "a tensor of a negative batch", StatusCode.InvalidArgument, "inputs[\"input\"] has shape [-4294967295, 1, 4, 4]; its batch must be at least 1" },
+        { "a tensor of a huge batch", StatusCode.InvalidArgument, "too many instances: 268435456; at most 4 per request" },
         { "keys that do not match", StatusCode.InvalidArgument, "inputs[\"key\"] holds 2 keys; it must hold 1, one per instance" },
         { "an unknown output", StatusCode.InvalidArgument, "output_filter names \"scores\"" },
     };
@@ -202,6 +204,16 @@ public sealed class GrpcServerTests : IAsyncLifetime
             {
                 ModelSpec = Spec(),
                 Inputs = { ["input"] = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Shape(1, 1, 4) } },
+            },
+            "a tensor of a negative batch" => new PredictRequest
+            {
+                ModelSpec = Spec(),
+                Inputs = { ["input"] = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Shape(1 - (1L << 32), 1, 4, 4) } },
+            },
+            "a tensor of a huge batch" => new PredictRequest
+            {
+                ModelSpec = Spec(),
+                Inputs = { ["input"] = new TensorProto { Dtype = DataType.DtFloat, TensorShape = Shape(1L << 28, 1, 4, 4) } },
             },
             "keys that do not match" => new PredictRequest
             {

@@ -118,6 +118,7 @@ public sealed class ServerVersionsTests : IDisposable
         var body = Body(TestImages.Black);
         var failures = new ConcurrentQueue<string>();
         var answered = new ConcurrentDictionary<string, int>();
+        var sawFirst = 0;
 
         // Four clients in a loop; each keeps the order of the versions that answered it.
         var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
@@ -136,13 +137,22 @@ public sealed class ServerVersionsTests : IDisposable
                 answered.AddOrUpdate(label, 1, (_, n) => n + 1);
                 if (seen.Count == 0 || seen[^1] != label)
                 {
+                    if (seen.Count == 0)
+                    {
+                        Interlocked.Increment(ref sawFirst);
+                    }
                     seen.Add(label);
                 }
             }
             return seen;
         })).ToList();
 
-        await Task.Delay(200);
+        // Every client has had an answer (from version 1) before version 2 arrives, however slow the machine.
+        var warming = Stopwatch.StartNew();
+        while (Volatile.Read(ref sawFirst) < 4 && failures.IsEmpty && warming.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(10);
+        }
         // Copied in file by file, as cp -r does, with the graph written in two halves: the server must not serve it half-written.
         var staging = TinyExport.WriteVersion(_dir.Combine("staging/2"), Classes("v2"));
         Directory.CreateDirectory(Version(2));
