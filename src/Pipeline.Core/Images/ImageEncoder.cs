@@ -87,7 +87,12 @@ public sealed class ImageEncoder
     /// ArgumentException, InvalidOperationException, DivideByZeroException, IndexOutOfRangeException and
     /// NullReferenceException), so anything but running out of memory or being cancelled means a bad image.
     /// </summary>
-    private static bool IsDecoderFailure(Exception e) => e is not (OutOfMemoryException or OperationCanceledException);
+    /// <remarks>
+    /// OutOfMemoryException counts as the file's fault: its width and height were checked before decoding, so a
+    /// decoder asking for more memory than that takes its size from a field the file forged. AFL found a 60-byte BMP
+    /// whose pixel data "starts" 2 GB in, on which ImageSharp 2.1.13 throws "Array dimensions exceeded supported range".
+    /// </remarks>
+    private static bool IsDecoderFailure(Exception e) => e is not OperationCanceledException;
 
     /// <summary>The check every decoder for a model makes too (UntrustedImages), so what Records refuses is never served either.</summary>
     private static void CheckComplete(ReadOnlySpan<byte> bytes, string file, string location)

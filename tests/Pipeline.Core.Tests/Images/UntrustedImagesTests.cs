@@ -118,4 +118,16 @@ public sealed class UntrustedImagesTests
 
         Assert.StartsWith("\"heic\" is not an image format we read; they are JPEG, PNG, GIF, BMP, WebP, TIFF, TGA, PBM (or all)", error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>AFL's find (build/benchmark-decoders.sh): 60 bytes of BMP whose pixel-data offset is 0x7fffffff.</summary>
+    [Fact]
+    public void A_bmp_that_makes_the_decoder_ask_for_an_impossible_array_is_a_bad_image_not_an_out_of_memory_failure()
+    {
+        var bytes = Convert.FromHexString("424d76f5220000000000ffffff7f10000000100000002800000010000800000000280000001000080002006400010018000040020000000010181420");
+
+        var error = Assert.Throws<BadImageException>(() => new InputImageDecoder(new InputSpec(3, 8, [0f], [1f])).DecodePixels(bytes, "instances[0]"));
+
+        Assert.StartsWith("instances[0]: ", error.Message, StringComparison.Ordinal);
+        Assert.IsType<OutOfMemoryException>(error.InnerException);
+    }
 }
