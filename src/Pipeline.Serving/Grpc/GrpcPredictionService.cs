@@ -275,10 +275,5 @@ internal sealed class GrpcPredictionService(Predictor predictor, Action<string> 
         return bytes.Memory;
     }
 
-    private static TensorProto Tensor(DataType dtype, params long[] dims)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.AddRange(dims.Select(d => new TensorShapeProto.Types.Dim { Size = d }));
-        return new TensorProto { Dtype = dtype, TensorShape = shape };
-    }
+    private static TensorProto Tensor(DataType dtype, params long[] dims) => new() { Dtype = dtype, TensorShape = ServingSignature.Shape(dims) };
 }

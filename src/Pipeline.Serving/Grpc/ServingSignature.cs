@@ -32,10 +32,14 @@ public static class ServingSignature
         new Google.Protobuf.JsonFormatter(Google.Protobuf.JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true))
             .Format(For(card));
 
-    private static TensorInfo Tensor(DataType dtype, string name, params long[] dims)
+    private static TensorInfo Tensor(DataType dtype, string name, params long[] dims) =>
+        new() { Name = $"{name}:0", Dtype = dtype, TensorShape = Shape(dims) };
+
+    /// <summary>A tensor shape of these sizes (-1: any), as signatures and answers write them.</summary>
+    internal static TensorShapeProto Shape(params long[] dims)
     {
         var shape = new TensorShapeProto();
         shape.Dim.AddRange(dims.Select(d => new TensorShapeProto.Types.Dim { Size = d }));
-        return new TensorInfo { Name = $"{name}:0", Dtype = dtype, TensorShape = shape };
+        return shape;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Pipeline.Cli.Tests.TestSupport;
 using Pipeline.Core.Tests.TestSupport;
@@ -64,31 +63,12 @@ public sealed class SlurmRecordsTests : IDisposable
 
     private static Task<string> Shell(string program, params string[] arguments) => Shell(program, arguments, new Dictionary<string, string>());
 
-    private static async Task<string> Shell(string program, IEnumerable<string> arguments, IDictionary<string, string> environment)
+    /// <summary>Runs a command to completion (3 minutes at most); fails the test, with its output, unless it exits 0.</summary>
+    private static async Task<string> Shell(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {await output} {await error}");
-        return await output;
+        var (exitCode, output, error) = await ChildProcess.RunAsync(program, arguments, TimeSpan.FromMinutes(3), environment);
+        Assert.True(exitCode == 0, $"{program} {string.Join(' ', arguments)} exited {exitCode}: {output} {error}");
+        return output;
     }
 }
 

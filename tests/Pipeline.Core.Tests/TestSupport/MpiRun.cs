@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Pipeline.Core.Tests.TestSupport;
 
 /// <summary>A command run as the ranks of an Open MPI job on this machine, through Debian's mpirun.</summary>
@@ -13,34 +11,11 @@ public static class MpiRun
     /// memory (one machine), more ranks than cores allowed, as root where the tests run as root; returns the exit
     /// code and standard output and error.
     /// </summary>
-    public static async Task<(int ExitCode, string Out, string Error)> RunAsync(int ranks, string program, IEnumerable<string> arguments, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(Mpirun)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[] { "--oversubscribe", "--mca", "btl", "self,vader", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), program }.Concat(arguments))
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await output, await error);
-    }
+    public static Task<(int ExitCode, string Out, string Error)> RunAsync(int ranks, string program, IEnumerable<string> arguments, TimeSpan timeout) =>
+        ChildProcess.RunAsync(Mpirun,
+            ["--oversubscribe", "--mca", "btl", "self,vader", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), program, .. arguments],
+            timeout,
+            new Dictionary<string, string> { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" });
 }
 
 /// <summary>A test that runs an MPI job: skipped, saying why, without Open MPI, unless <see cref="MpiRun.RequireVariable"/> is set.</summary>

@@ -253,23 +253,11 @@ public sealed class GrpcServerTests : IAsyncLifetime
         var images = new[] { TestImages.Black, TestImages.White, TestImages.LeftLitPng() }
             .Select((bytes, i) => _dir.WriteBytes($"images/{i}.png", bytes)).ToList();
         var protos = new[] { "src/Pipeline.Serving/Grpc/Proto", "src/Pipeline.Core/Records/Proto" }.Select(p => Path.Combine(Repository.Root, p));
-        var start = new ProcessStartInfo(PythonGrpcFactAttribute.Python)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[] { Path.Combine(Repository.Root, "tests/Pipeline.Serving.Tests/Grpc/tf_serving_client.py"), $"127.0.0.1:{_server.GrpcAddress!.Port}", "tiny" }
-            .Concat(protos).Append("--").Concat(images))
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        Assert.True(process.ExitCode == 0, $"the python client failed ({process.ExitCode}): {await errors}");
-        var answer = JsonNode.Parse(await output)!;
+        var (exitCode, output, errors) = await ChildProcess.RunAsync(PythonGrpcFactAttribute.Python,
+            [Path.Combine(Repository.Root, "tests/Pipeline.Serving.Tests/Grpc/tf_serving_client.py"), $"127.0.0.1:{_server.GrpcAddress!.Port}", "tiny", .. protos, "--", .. images],
+            TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, $"the python client failed ({exitCode}): {errors}");
+        var answer = JsonNode.Parse(output)!;
         using var rest = await _rest.PostAsync("v1/models/tiny:predict", new StringContent(new JsonObject
         {
             ["instances"] = new JsonArray([.. images.Select(i => (JsonNode)new JsonObject { ["b64"] = Convert.ToBase64String(File.ReadAllBytes(i)) })]),
