@@ -93,7 +93,7 @@ public sealed class ModelVersions : IDisposable
     {
         ArgumentNullException.ThrowIfNull(classifier);
         var versions = new ModelVersions(null, new VersionOptions(), _ => { }, null);
-        versions._available = new() { [classifier.Model.Version] = new ServedVersion(classifier, "", owned: false) };
+        versions._available = new() { [classifier.Model.Version] = new ServedVersion(classifier, owned: false) };
         return versions;
     }
 
@@ -111,7 +111,7 @@ public sealed class ModelVersions : IDisposable
         {
             var single = new ModelVersions(null, options, log, null);
             var classifier = LoadChecked(full, options);
-            single._available = new() { [classifier.Model.Version] = new ServedVersion(classifier, "", owned: true) };
+            single._available = new() { [classifier.Model.Version] = new ServedVersion(classifier, owned: true) };
             return single;
         }
         var folder = File.Exists(full) && Path.GetFileName(full) == ExportedModel.LatestPointer ? Path.GetDirectoryName(full)! : full;
@@ -365,7 +365,7 @@ public sealed class ModelVersions : IDisposable
         _log($"version {version} loaded in {clock.Elapsed.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s "
             + $"({classifier.Card.Architecture}, {classifier.Card.Classes.Count} classes)");
         OnLoaded?.Invoke(version, true);
-        return new ServedVersion(classifier, listing, owned: true);
+        return new ServedVersion(classifier, owned: true);
     }
 
     /// <summary>A lease on the version a request asks for: a number, a label, or neither (the highest available).</summary>

@@ -15,19 +15,15 @@ internal sealed class ServedVersion
     private bool _retired;
 
     /// <param name="owned">Whether retiring it frees the classifier (a classifier handed in by a caller stays the caller's).</param>
-    public ServedVersion(OnnxClassifier classifier, string signature, bool owned)
+    public ServedVersion(OnnxClassifier classifier, bool owned)
     {
         Classifier = classifier;
-        Signature = signature;
         _owned = owned;
     }
 
     public OnnxClassifier Classifier { get; }
 
     public int Number => Classifier.Model.Version;
-
-    /// <summary>The folder's listing when it was loaded (<see cref="ModelVersions.Listing"/>).</summary>
-    public string Signature { get; }
 
     /// <summary>Requests using it now.</summary>
     public int Leases
