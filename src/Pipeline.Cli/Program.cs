@@ -28,6 +28,7 @@ public static class Program
         root.Subcommands.Add(DagCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(MpiCommand.Create());
+        root.Subcommands.Add(TrainRankCommand.Create());
         return root;
     }
 }

@@ -3,6 +3,7 @@ using Pipeline.Cli.Composition;
 using Pipeline.Core.Build;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Records;
+using Pipeline.Training.Train;
 
 namespace Pipeline.Cli.Commands;
 
@@ -22,8 +23,22 @@ internal static class RunCommand
         var shardCount = new Option<int?>("--shard-count") { Description = "Records spread over machines: how many workers" };
         var set = CommonOptions.Set();
         var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount, set };
-        command.SetAction(parse => CommonOptions.Guard(() =>
+        command.SetAction(parse =>
         {
+            var exitCode = CommonOptions.Guard(() => Run(parse));
+            // A rank 0 of a launched job (train.distributed.launcher "none") releases the other ranks, or on failure ends them.
+            LaunchedJob.Release(failed: exitCode != 0);
+            return exitCode;
+        });
+        return command;
+
+        int Run(ParseResult parse)
+        {
+            // Started as a rank of an MPI job: rank 0 builds, the others only follow its Train stage.
+            if (LaunchedJob.Launched && LaunchedJob.Join(Console.WriteLine) is { } followerExit)
+            {
+                return followerExit;
+            }
             using var cancel = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -45,7 +60,6 @@ internal static class RunCommand
                 ReportCommand.AfterBuild(pipeline, target, outcomes);
             }
             return 0;
-        }));
-        return command;
+        }
     }
 }

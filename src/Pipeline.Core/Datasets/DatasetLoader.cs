@@ -332,6 +332,12 @@ public static partial class DatasetLoader
         require(t.Threads >= 0, "train.threads", $"train.threads is {t.Threads}; use 0 for one per core, or a positive count");
         require(t.ShuffleBuffer >= 1, "train.shuffle_buffer", $"train.shuffle_buffer is {t.ShuffleBuffer}; it must be at least 1");
         require(t.KeepCheckpoints >= 1, "train.keep_checkpoints", $"train.keep_checkpoints is {t.KeepCheckpoints}; keep at least 1");
+        var distributed = t.Distributed;
+        require(distributed.Processes >= 1, "train.distributed.processes", $"train.distributed.processes is {distributed.Processes}; use 1 (no MPI) or more");
+        require(distributed.Processes < 1 || t.BatchSize % distributed.Processes == 0, "train.distributed.processes",
+            $"train.batch_size {t.BatchSize} does not split into {distributed.Processes} equal shares; make the batch a multiple of train.distributed.processes");
+        require(DistributedParameters.Launchers.Contains(distributed.Launcher), "train.distributed.launcher",
+            $"train.distributed.launcher is \"{distributed.Launcher}\"; use one of: {string.Join(", ", DistributedParameters.Launchers)}");
     }
 
     private static void ValidateNormalization(NormalizationParameters n, int channels, string section, Action<bool, string, string> require)

@@ -41,7 +41,7 @@ public sealed record TrainParameters
 
     public int Seed { get; init; } = 42;
 
-    /// <summary>Threads for the model's math; 0 means one per core.</summary>
+    /// <summary>Threads for the model's math, in each process of a distributed training; 0 means the cores shared out over the processes.</summary>
     public int Threads { get; init; }
 
     /// <summary>Examples held in the shuffle buffer, as tf.data's shuffle does.</summary>
@@ -49,6 +49,30 @@ public sealed record TrainParameters
 
     /// <summary>How many of the newest checkpoints to keep.</summary>
     public int KeepCheckpoints { get; init; } = 3;
+
+    /// <summary>Data-parallel training over MPI: how many processes, and what starts them.</summary>
+    public DistributedParameters Distributed { get; init; } = new();
+}
+
+/// <summary>
+/// Data-parallel training (train.distributed): the processes each take an equal share of every batch and average their
+/// gradients with MPI_Allreduce, so they take the steps one process taking whole batches would.
+/// </summary>
+public sealed record DistributedParameters
+{
+    public static readonly IReadOnlyList<string> Launchers = ["mpirun", "srun", "none"];
+
+    /// <summary>MPI processes (ranks) that train together; 1 trains in the build's own process. Each takes batch_size / processes examples of every batch.</summary>
+    public int Processes { get; init; } = 1;
+
+    /// <summary>
+    /// What starts the ranks: "mpirun" (Open MPI, on this machine or the hosts its arguments name), "srun" (Slurm, with
+    /// --mpi=pmix), or "none" (the build is itself one rank of a job someone else launched, as an MPIJob's launcher does).
+    /// </summary>
+    public string Launcher { get; init; } = "mpirun";
+
+    /// <summary>Arguments for the launcher before the program, e.g. ["--hostfile", "hosts"] or ["--partition", "gpu"]. They do not change the results.</summary>
+    public IReadOnlyList<string> LauncherArgs { get; init; } = [];
 }
 
 /// <summary>Per-channel normalization of pixel values in [0, 1].</summary>

@@ -58,6 +58,36 @@ public sealed class GradientAverager : IDisposable
         Scatter(gradients: false);
     }
 
+    /// <summary>
+    /// Replaces each float32 buffer of <paramref name="model"/> (batch normalization's running mean and variance) with
+    /// its mean over the ranks. Each rank's statistics follow its own share of the batches; the mean is the model rank 0
+    /// evaluates and saves, and every rank holds it after this call, so they go on alike.
+    /// </summary>
+    public void AverageBuffers(nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var noGrad = torch.no_grad();
+        var buffers = model.buffers().Where(b => b.dtype == ScalarType.Float32).ToList();
+        if (buffers.Count == 0)
+        {
+            return;
+        }
+        // The scope frees the flat copy and the views; the buffers themselves are the model's.
+        using var scope = NewDisposeScope();
+        var flat = torch.cat([.. buffers.Select(b => b.reshape(-1))]);
+        _mpi.AllreduceSum(MemoryMarshal.Cast<byte, float>(flat.bytes));
+        using (var ranks = ((double)_mpi.Size).ToScalar())
+        {
+            flat.div_(ranks);
+        }
+        long offset = 0;
+        foreach (var buffer in buffers)
+        {
+            buffer.copy_(flat.narrow(0, offset, buffer.numel()).view(buffer.shape));
+            offset += buffer.numel();
+        }
+    }
+
     /// <summary>The gradients (or the parameters) into the flat buffer, in parameter order; a missing gradient counts as zeros.</summary>
     private void Gather(bool gradients)
     {

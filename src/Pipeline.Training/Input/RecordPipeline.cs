@@ -67,8 +67,13 @@ public sealed class RecordPipeline
     /// and augmented; batch k is position k mod StepsPerEpoch of epoch k / StepsPerEpoch. Skipped steps read their
     /// records but decode none of them. Dispose each batch when done with it.
     /// </summary>
+    /// <param name="share">
+    /// In data-parallel training, this rank's rows of each batch: it decodes only those, and gets batches of that many
+    /// examples, each augmented as it would be at its place in the whole batch. Every rank still reads every record,
+    /// since a batch's records come from the one shuffled order (reading is a small part of the cost; decoding is not).
+    /// </param>
     /// <exception cref="PipelineException">The shards hold less than one batch, or a record cannot be read or decoded.</exception>
-    public IEnumerable<Batch> Training(long startStep, CancellationToken cancellation = default)
+    public IEnumerable<Batch> Training(long startStep, CancellationToken cancellation = default, RankShare? share = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(startStep);
         if (StepsPerEpoch == 0)
@@ -77,15 +82,21 @@ public sealed class RecordPipeline
                 $"{ExampleCount} examples make no full batch of {Options.BatchSize}: lower train.batch_size",
                 Path.GetDirectoryName(_shards[0]));
         }
-        return Run((ordered, work, stop) => ProduceTraining(startStep, ordered, work, stop), cancellation);
+        var rows = share ?? RankShare.Whole;
+        return Run((ordered, work, stop) => ProduceTraining(startStep, rows, ordered, work, stop), cancellation);
     }
 
     /// <summary>
     /// Every example once, in the interleaved shard order, neither shuffled nor augmented; the last batch holds the
     /// remainder. Dispose each batch when done with it.
     /// </summary>
+    /// <param name="share">In data-parallel evaluation, this rank's rows of each batch (see <see cref="RankShare"/>); a rank may get an empty batch.</param>
     /// <exception cref="PipelineException">A record cannot be read or decoded.</exception>
-    public IEnumerable<Batch> Evaluation(CancellationToken cancellation = default) => Run(ProduceEvaluation, cancellation);
+    public IEnumerable<Batch> Evaluation(CancellationToken cancellation = default, RankShare? share = null)
+    {
+        var rows = share ?? RankShare.Whole;
+        return Run((ordered, work, stop) => ProduceEvaluation(rows, ordered, work, stop), cancellation);
+    }
 
     /// <summary>The records of an epoch in the order its batches take them: interleaved, then shuffled for training.</summary>
     internal IEnumerable<RawRecord> EpochOrder(long epoch, bool shuffle, CancellationToken cancellation)
@@ -151,7 +162,7 @@ public sealed class RecordPipeline
         }
     }
 
-    private void ProduceTraining(long startStep, BlockingCollection<BatchJob> ordered, BlockingCollection<WorkItem> work, CancellationToken cancellation)
+    private void ProduceTraining(long startStep, RankShare share, BlockingCollection<BatchJob> ordered, BlockingCollection<WorkItem> work, CancellationToken cancellation)
     {
         var batchSize = Options.BatchSize;
         var epoch = startStep / StepsPerEpoch;
@@ -171,7 +182,8 @@ public sealed class RecordPipeline
                     {
                         batch[i] = NextRecord(records);
                     }
-                    Post(batch, epoch, (long)step * batchSize, augment: Options.Augment is not null, ordered, work, cancellation);
+                    var (first, end) = share.Of(batchSize);
+                    Post(batch[first..end], epoch, ((long)step * batchSize) + first, augment: Options.Augment is not null, ordered, work, cancellation);
                 }
             }
             epoch++;
@@ -179,7 +191,7 @@ public sealed class RecordPipeline
         }
     }
 
-    private void ProduceEvaluation(BlockingCollection<BatchJob> ordered, BlockingCollection<WorkItem> work, CancellationToken cancellation)
+    private void ProduceEvaluation(RankShare share, BlockingCollection<BatchJob> ordered, BlockingCollection<WorkItem> work, CancellationToken cancellation)
     {
         using var records = EpochOrder(0, shuffle: false, cancellation).GetEnumerator();
         long position = 0;
@@ -195,8 +207,8 @@ public sealed class RecordPipeline
             {
                 return;
             }
-            Array.Resize(ref batch, count);
-            Post(batch, 0, position, augment: false, ordered, work, cancellation);
+            var (first, end) = share.Of(count);
+            Post(batch[first..end], 0, position + first, augment: false, ordered, work, cancellation);
             position += count;
             if (count < Options.BatchSize)
             {
@@ -218,7 +230,8 @@ public sealed class RecordPipeline
     {
         var count = records.Length;
         var chunk = Math.Clamp((count + _workers - 1) / _workers, 1, MaxChunk);
-        var job = new BatchJob(new Batch(Input, count), records, epoch, firstPosition, augment, (count + chunk - 1) / chunk);
+        // An empty share (a rank's part of a short last evaluation batch) is done as it is made: one chunk, finished.
+        var job = new BatchJob(new Batch(Input, count), records, epoch, firstPosition, augment, Math.Max(1, (count + chunk - 1) / chunk));
         try
         {
             ordered.Add(job, cancellation);
@@ -227,6 +240,10 @@ public sealed class RecordPipeline
         {
             job.Batch.Dispose();
             throw;
+        }
+        if (count == 0)
+        {
+            job.ChunkFinished();
         }
         for (var start = 0; start < count; start += chunk)
         {

@@ -3,6 +3,7 @@ using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Labels;
 using Pipeline.Core.Records;
+using Pipeline.Training.Distributed;
 using Pipeline.Training.Input;
 using Pipeline.Training.Models;
 
@@ -13,35 +14,105 @@ internal static class TrainRunner
 {
     public static void Run(StageContext context, StageRun run, string recordsFolder, string labelsPath)
     {
-        // Every parameter was checked when dataset.json was loaded (DatasetLoader).
+        var job = Prepare(context, run, recordsFolder, labelsPath);
+        var distributed = job.Train.Distributed;
+        if (distributed.Processes == 1)
+        {
+            Execute(job, parallel: null, run.Log, run.Cancellation);
+            return;
+        }
+        var jobFile = Path.GetFullPath(Path.Combine(context.ArtifactsDirectory, TrainStage.JobFileName));
+        if (distributed.Launcher == "none")
+        {
+            LaunchedJob.RunAsLead(job, jobFile, run);
+        }
+        else
+        {
+            RankLauncher.Run(job, jobFile, run);
+        }
+        if (!File.Exists(Path.Combine(job.OutputFolder, TrainedModel.WeightsName)))
+        {
+            throw new PipelineException($"the {distributed.Processes} training processes ended without rank 0 writing {TrainedModel.WeightsName}", job.OutputFolder);
+        }
+    }
+
+    /// <summary>The training the stage runs, decided once, in the stage's process: every parameter was checked when dataset.json was loaded (DatasetLoader).</summary>
+    private static TrainJob Prepare(StageContext context, StageRun run, string recordsFolder, string labelsPath)
+    {
         var train = context.Dataset.Train;
         var labels = LabelSet.Read(labelsPath);
         var records = RecordsManifest.Read(recordsFolder);
         var heldOut = records.HeldOutSplit(train.EvalSplit);
-        var channels = ModelFactory.InputChannels(train);
-        var input = InputSpec.From(train) with { Channels = channels };
-        // Decoding is cheap next to the model's math; one worker leaves the cores to libtorch's threads.
-        var options = PipelineOptions.From(train, workers: 1);
-        var trainData = new RecordPipeline(records.ShardPaths("train"), input, options);
-        var evalData = new RecordPipeline(records.ShardPaths(heldOut), input, options with { Augment = null });
-        if (trainData.StepsPerEpoch == 0)
+        var trainShards = records.ShardPaths("train");
+        var examples = RecordCounter.Count(trainShards).Sum();
+        var stepsPerEpoch = examples / train.BatchSize;
+        if (stepsPerEpoch == 0)
         {
-            throw new PipelineException($"the train split has {trainData.ExampleCount} examples, fewer than one batch of {train.BatchSize}; lower train.batch_size");
+            throw new PipelineException($"the train split has {examples} examples, fewer than one batch of {train.BatchSize}; lower train.batch_size");
         }
         if (train.Epochs is { } epochs)
         {
-            train = train with { TrainSteps = epochs * trainData.StepsPerEpoch };
+            train = train with { TrainSteps = epochs * stepsPerEpoch };
         }
+        var heldOutShards = records.ShardPaths(heldOut);
+        var heldOutExamples = RecordCounter.Count(heldOutShards).Sum();
+        var processes = train.Distributed.Processes;
+        var share = processes == 1 ? "" : $", {processes} processes taking {train.BatchSize / processes} of each batch of {train.BatchSize}";
+        run.Log($"  {train.Model} on {examples} train examples ({stepsPerEpoch} steps an epoch){share}, evaluating on all {heldOutExamples} {heldOut} examples every {train.StepsPerEval} steps");
+        return new TrainJob(
+            train,
+            ModelFactory.InputChannels(train),
+            labels.Labels,
+            trainShards,
+            heldOut,
+            heldOutShards,
+            Path.GetFullPath(Path.Combine(context.ArtifactsDirectory, TrainStage.CheckpointsFolder)),
+            Path.GetFullPath(Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12])),
+            run.ResumeKey,
+            run.Forced,
+            Path.GetFullPath(run.PathOf(TrainStage.Output)));
+    }
 
-        run.Log($"  {train.Model} on {trainData.ExampleCount} train examples ({trainData.StepsPerEpoch} steps an epoch), evaluating on all {evalData.ExampleCount} {heldOut} examples every {train.StepsPerEval} steps");
-        var checkpoints = new CheckpointStore(Path.Combine(context.ArtifactsDirectory, TrainStage.CheckpointsFolder), train.KeepCheckpoints, run.Log);
-        var tensorboard = Path.Combine(context.ArtifactsDirectory, "tensorboard", run.ResumeKey[..12]);
-        var log = new TrainingLog(ProgressReporter.ForConsole(run.Log), tensorboard);
-        var result = new Trainer(train, labels.Count, trainData, evalData, checkpoints, run.ResumeKey, log) { FromScratch = run.Forced }.Run(run.Cancellation);
+    /// <summary>
+    /// Trains <paramref name="job"/> in this process: alone (<paramref name="parallel"/> null) or as one rank of a
+    /// data-parallel job. Only the lead (rank 0, or a lone process) logs, writes checkpoints and TensorBoard events,
+    /// and writes the trained model into the job's output folder.
+    /// </summary>
+    public static void Execute(TrainJob job, DataParallel? parallel, Action<string> log, CancellationToken cancellation)
+    {
+        var train = job.Train;
+        var lead = parallel?.IsLead ?? true;
+        var input = InputSpec.From(train) with { Channels = job.Channels };
+        // Decoding is cheap next to the model's math; one worker leaves the cores to libtorch's threads.
+        var options = PipelineOptions.From(train, workers: 1);
+        var trainData = new RecordPipeline(job.TrainShards, input, options);
+        var evalData = new RecordPipeline(job.HeldOutShards, input, options with { Augment = null });
+        var quiet = lead ? log : _ => { };
+        var checkpoints = new CheckpointStore(job.CheckpointsFolder, train.KeepCheckpoints, quiet);
+        var trainingLog = lead
+            // A rank's output goes through its launcher (a pipe, or a pseudo-terminal that is not the user's): plain lines.
+            ? new TrainingLog(parallel is null ? ProgressReporter.ForConsole(log) : new ProgressReporter(Console.Out, log, live: false), job.TensorboardFolder)
+            : new TrainingLog(new ProgressReporter(TextWriter.Null, _ => { }, live: false), tensorboardDirectory: null);
+        var result = new Trainer(train, job.Labels.Count, trainData, evalData, checkpoints, job.ResumeKey, trainingLog)
+        {
+            FromScratch = job.Forced,
+            Parallel = parallel,
+        }.Run(cancellation);
 
-        TrainedModel.From(train, channels, labels.Labels, run.ResumeKey)
-            .Write(run.PathOf(TrainStage.Output), Trainer.ModelBytes(result.Model), result.History);
+        if (lead)
+        {
+            TrainedModel.From(train, job.Channels, job.Labels, job.ResumeKey)
+                .Write(job.OutputFolder, Trainer.ModelBytes(result.Model), result.History);
+            if (parallel is not null && result.Steps > 0)
+            {
+                // Per step on rank 0: the whole step (its share's forward and backward, the allreduce, the update), and the allreduce in it.
+                var step = result.Stepping.TotalMilliseconds / result.Steps;
+                var exchange = parallel.Exchanging.TotalMilliseconds / result.Steps;
+                log(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"  {parallel.Size} processes: {parallel.BytesPerStep:N0} bytes of gradients allreduced a step; a step took {step:F1} ms on rank 0, {exchange:F1} ms of it in allreduce ({100 * exchange / step:F1}%)"));
+            }
+            log($"  peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB");
+        }
         result.Model.Dispose();
-        run.Log($"  peak memory {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB");
     }
 }

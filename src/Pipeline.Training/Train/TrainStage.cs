@@ -27,6 +27,9 @@ public sealed class TrainStage : IStage, IResumable, IReportsMetrics
     /// <summary>artifacts/&lt;dataset&gt;/checkpoints/: not an output, since it must outlive a killed run.</summary>
     internal const string CheckpointsFolder = "checkpoints";
 
+    /// <summary>artifacts/&lt;dataset&gt;/train-job.json: the training a distributed Train stage's ranks read, there while they run.</summary>
+    internal const string JobFileName = "train-job.json";
+
     private readonly StageContext _context;
 
     public TrainStage(StageContext context) => _context = context;
@@ -41,11 +44,30 @@ public sealed class TrainStage : IStage, IResumable, IReportsMetrics
 
     public StageDeclaration Declare() => new(
         [StageInput.OutputsOf(LabelsStage.Outputs, _context.ArtifactsDirectory), StageInput.OutputsOf(RecordsStage.Outputs, _context.ArtifactsDirectory)],
-        new JsonObject { ["train"] = JsonSerializer.SerializeToNode(_context.Dataset.Train, DatasetLoader.Options) },
+        new JsonObject { ["train"] = Parameters(_context.Dataset.Train) },
         [Output])
     {
         Extendable = ["train.train_steps", "train.epochs"],
     };
+
+    /// <summary>
+    /// The train section as the stage's parameters. The number of processes changes the results (batch normalization's
+    /// statistics and dropout's draws are per process), so it counts; what starts them does not. A training of one
+    /// process leaves the section out, so its fingerprint is the one it had before training could be distributed.
+    /// </summary>
+    internal static JsonNode Parameters(TrainParameters train)
+    {
+        var node = JsonSerializer.SerializeToNode(train, DatasetLoader.Options)!.AsObject();
+        if (train.Distributed.Processes == 1)
+        {
+            node.Remove("distributed");
+        }
+        else
+        {
+            node["distributed"] = new JsonObject { ["processes"] = train.Distributed.Processes };
+        }
+        return node;
+    }
 
     /// <summary>The newest intact checkpoint of this very training, which a run continues from; null when it trains from the start.</summary>
     public string? ResumePoint(string resumeKey)

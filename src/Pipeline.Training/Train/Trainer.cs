@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
+using Pipeline.Training.Distributed;
 using Pipeline.Training.Input;
 using Pipeline.Training.Models;
 using TorchSharp;
@@ -45,9 +46,18 @@ public sealed class Trainer
     /// </summary>
     public bool FromScratch { get; init; }
 
+    /// <summary>
+    /// This process's place in a data-parallel training, or null to train alone. Each rank trains on its share of every
+    /// batch and evaluates its share of the held-out split; only the lead (rank 0) logs and writes checkpoints.
+    /// </summary>
+    public DataParallel? Parallel { get; init; }
+
+    private bool IsLead => Parallel?.IsLead ?? true;
+
     public TrainingResult Run(CancellationToken cancellation)
     {
-        torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Environment.ProcessorCount);
+        var ranks = Parallel?.Size ?? 1;
+        torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Math.Max(1, Environment.ProcessorCount / ranks));
         torch.manual_seed(_p.Seed);
         var model = ModelFactory.Create(_p, _classes);
         using var optimizer = new Optimizer(_p.Optimizer.Name, model.parameters(), _p.Optimizer.Momentum, _p.Optimizer.Nesterov, _p.WeightDecay);
@@ -75,9 +85,11 @@ public sealed class Trainer
                 ? $"resuming from {resumed.Name} at step {resumed.Step} of {_p.TrainSteps}"
                 : $"{resumed.Name} already holds step {resumed.Step}; nothing left to train");
         }
+        Parallel?.Attach(model, start);
 
         var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
         var clock = Stopwatch.StartNew();
+        var stepping = TimeSpan.Zero;
         model.train();
         var loop = new TrainingLoop
         {
@@ -89,9 +101,11 @@ public sealed class Trainer
             EvalEvery = _p.StepsPerEval,
             // Dropout's generator re-seeded from (seed, step): a resumed run draws what an uninterrupted one would.
             BeforeStep = step => torch.manual_seed(StepSeed(step)),
+            Exchange = Parallel is null ? null : Parallel.AverageGradients,
             AfterStep = (step, window) =>
             {
-                var perSecond = window.ImagesPerSecond;
+                // Every rank takes the same number of images a step: the job's rate is this rank's times the ranks.
+                var perSecond = window.ImagesPerSecond * ranks;
                 var remaining = TimeSpan.FromSeconds((_p.TrainSteps - step) * _p.BatchSize / Math.Max(1, perSecond));
                 _log.Progress.Step(step, _p.TrainSteps, perSecond, window.MeanLoss, window.Accuracy, remaining);
             },
@@ -103,6 +117,15 @@ public sealed class Trainer
             },
             Evaluated = (step, window, measured) =>
             {
+                stepping += window.Elapsed;
+                if (Parallel is not null)
+                {
+                    window.Combine(Parallel.Sum);
+                }
+                if (!IsLead)
+                {
+                    return;
+                }
                 var point = new HistoryPoint(step, window.MeanLoss, window.Accuracy, measured.Loss, measured.Accuracy, schedule.At(step - 1));
                 history.Add(point);
                 _log.Evaluated(point, window.ImagesPerSecond);
@@ -120,27 +143,53 @@ public sealed class Trainer
                 _log.Line($"step {step}: eval loss {measured.Loss:F4}, eval accuracy {measured.Accuracy:F4}; checkpoint {Path.GetFileName(saved)}");
             },
         };
-        var step = start < _p.TrainSteps ? loop.Run(start, _train.Training(start, cancellation), batch => batch.ToTensors(), cancellation) : start;
+        var step = start < _p.TrainSteps ? loop.Run(start, _train.Training(start, cancellation, Parallel?.Share), batch => batch.ToTensors(), cancellation) : start;
         _log.Line($"trained {step - start} steps in {clock.Elapsed.TotalMinutes:F1} min");
-        return new TrainingResult(model, history, start);
+        return new TrainingResult(model, history, start, stepping, step - start);
     }
 
-    /// <summary>Mean loss (without label smoothing) and top-1 accuracy over every example of the held-out split.</summary>
+    /// <summary>
+    /// Mean loss (without label smoothing) and top-1 accuracy over every example of the held-out split. In data-parallel
+    /// training each rank measures its share, with batch normalization's statistics averaged over the ranks first, and
+    /// the sums are the job's.
+    /// </summary>
     public (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, CancellationToken cancellation)
     {
         model.eval();
-        return Measure(model, _eval, cancellation);
+        if (Parallel is null)
+        {
+            return Measure(model, _eval, cancellation);
+        }
+        Parallel.AverageBuffers(model);
+        var sums = Sums(model, _eval, cancellation, Parallel.Share);
+        Parallel.Sum(sums);
+        return Mean(sums[0], (long)sums[1], (long)sums[2]);
     }
 
     /// <summary>Mean loss and top-1 accuracy of the model, in the mode it is in, over every example of <paramref name="data"/>.</summary>
     /// <exception cref="PipelineException">The split has no examples.</exception>
     internal static (double Loss, double Accuracy) Measure(nn.Module<Tensor, Tensor> model, RecordPipeline data, CancellationToken cancellation)
     {
+        var sums = Sums(model, data, cancellation, RankShare.Whole);
+        return Mean(sums[0], (long)sums[1], (long)sums[2]);
+    }
+
+    private static (double Loss, double Accuracy) Mean(double lossSum, long correct, long seen) =>
+        seen == 0 ? throw new PipelineException("the held-out split has no examples to evaluate on") : (lossSum / seen, (double)correct / seen);
+
+    /// <summary>The loss summed over <paramref name="share"/>'s examples of <paramref name="data"/>, how many the model got right, and how many there were.</summary>
+    private static double[] Sums(nn.Module<Tensor, Tensor> model, RecordPipeline data, CancellationToken cancellation, RankShare share)
+    {
         double lossSum = 0;
         long correct = 0, seen = 0;
         using var noGrad = torch.no_grad();
-        foreach (var batch in data.Evaluation(cancellation))
+        foreach (var batch in data.Evaluation(cancellation, share))
         {
+            if (batch.Count == 0)
+            {
+                batch.Dispose();
+                continue;
+            }
             using (batch)
             using (var scope = NewDisposeScope())
             {
@@ -151,11 +200,7 @@ public sealed class Trainer
                 seen += batch.Count;
             }
         }
-        if (seen == 0)
-        {
-            throw new PipelineException("the held-out split has no examples to evaluate on");
-        }
-        return (lossSum / seen, (double)correct / seen);
+        return [lossSum, correct, seen];
     }
 
     public static byte[] ModelBytes(nn.Module model)
@@ -178,5 +223,6 @@ public sealed class Trainer
         return buffer.ToArray();
     }
 
-    private long StepSeed(int step) => (long)(SplitMix64.For(_p.Seed, step, 0x5eed).Next() >> 1);
+    /// <summary>Dropout's seed for a step: rank 0's is a lone process's, and each other rank draws its own masks.</summary>
+    private long StepSeed(int step) => (long)(SplitMix64.For(_p.Seed, step, 0x5eed + (Parallel?.Rank ?? 0)).Next() >> 1);
 }

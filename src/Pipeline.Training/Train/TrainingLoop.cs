@@ -35,6 +35,9 @@ internal sealed class TrainingLoop
     /// <summary>After each evaluation: the step, the train window since the last one, and the held-out result.</summary>
     public required Action<int, TrainingWindow, (double Loss, double Accuracy)> Evaluated { get; init; }
 
+    /// <summary>Between backward and the update: data-parallel training averages the gradients over its ranks here.</summary>
+    public Action? Exchange { get; init; }
+
     /// <summary>Before each step, with the step about to be taken (full training re-seeds dropout's generator here).</summary>
     public Action<int>? BeforeStep { get; init; }
 
@@ -61,7 +64,7 @@ internal sealed class TrainingLoop
                 var (images, labels) = tensors(batch);
                 var logits = Model.forward(images);
                 var loss = Loss(logits, labels);
-                Optimizer.Minimize(loss);
+                Optimizer.Minimize(loss, Exchange);
                 window.Add(loss, logits, labels, (int)labels.shape[0]);
             }
             step++;

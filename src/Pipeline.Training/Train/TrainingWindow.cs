@@ -18,6 +18,21 @@ internal sealed class TrainingWindow
 
     public double ImagesPerSecond => Images / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
+    /// <summary>Time in the window's steps: until <see cref="Stop"/>, not the evaluation after it.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>
+    /// Makes the window the whole job's: its loss, correct count and images summed over every rank by
+    /// <paramref name="sum"/> (an allreduce). The clock stays this rank's, so images per second become the job's.
+    /// </summary>
+    public void Combine(Action<Span<double>> sum)
+    {
+        ArgumentNullException.ThrowIfNull(sum);
+        Span<double> totals = [_lossSum, _correct, Images];
+        sum(totals);
+        (_lossSum, _correct, Images) = (totals[0], (long)totals[1], (long)totals[2]);
+    }
+
     /// <summary>Stops the clock: the evaluation that follows a window is not training time.</summary>
     public void Stop() => _clock.Stop();
 

@@ -144,6 +144,37 @@ public sealed class RecordPipelineTests : IClassFixture<IdxShardsFixture>, IDisp
         AssertSame(uninterrupted.Skip((int)start).ToList(), resumed);
     }
 
+    /// <summary>
+    /// Data-parallel training's input: N ranks' shares of each batch, put side by side in rank order, are the batch one
+    /// process takes, augmentation included, from the start and from a resumed step; and evaluation's shares are the
+    /// whole split once, a rank's share of the short last batch possibly empty.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 0)]
+    [InlineData(4, 0)]
+    [InlineData(3, 7)]
+    public void The_ranks_shares_of_every_batch_side_by_side_are_the_batch_one_process_takes(int ranks, long start)
+    {
+        var augment = new AugmentSpec(true, 2);
+        var whole = Take(Idx(Options(batchSize: 12, augment: augment)).Training(start, CancellationToken.None), 10);
+        var shares = Enumerable.Range(0, ranks)
+            .Select(rank => Take(Idx(Options(batchSize: 12, augment: augment, workers: 1 + rank)).Training(start, CancellationToken.None, new RankShare(rank, ranks)), 10))
+            .ToList();
+
+        Assert.All(shares, share => Assert.All(share, batch => Assert.Equal(12 / ranks, batch.Labels.Length)));
+        var joined = Enumerable.Range(0, 10)
+            .Select(step => new BatchCopy([.. shares.SelectMany(s => s[step].Images)], [.. shares.SelectMany(s => s[step].Labels)]))
+            .ToList();
+        AssertSame(whole, joined);
+
+        var evaluation = All(Idx(Options(batchSize: 5)).Evaluation(CancellationToken.None));
+        var evaluationShares = Enumerable.Range(0, ranks).Select(rank => All(Idx(Options(batchSize: 5)).Evaluation(CancellationToken.None, new RankShare(rank, ranks)))).ToList();
+        var joinedEvaluation = Enumerable.Range(0, evaluation.Count)
+            .Select(b => new BatchCopy([.. evaluationShares.SelectMany(s => s[b].Images)], [.. evaluationShares.SelectMany(s => s[b].Labels)]))
+            .ToList();
+        AssertSame(evaluation, joinedEvaluation);
+    }
+
     [Fact]
     public void Different_seeds_give_different_orders()
     {

@@ -1,0 +1,54 @@
+using System.Text.Json.Nodes;
+using Pipeline.Core.Tests.TestSupport;
+
+namespace Pipeline.Cli.Tests.Commands;
+
+/// <summary>
+/// train.distributed's "srun" launcher on a one-node Slurm cluster (Debian's slurm-wlm and munge, started for the
+/// test and stopped by pid): the Train stage asks Slurm for its 2 ranks, as a build on a login node would, and they
+/// train the bits 2 ranks started by mpirun train.
+/// </summary>
+public sealed class SlurmTrainTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [SlurmFact]
+    public async Task The_stage_started_through_srun_trains_what_it_trains_through_mpirun()
+    {
+        var dataset = TestDatasets.IdxDataset(_dir, train: 240, test: 40);
+        var path = _dir.Combine($"datasets/{dataset}/dataset.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["train"] = JsonNode.Parse("""
+            { "input_size": 12, "batch_size": 8, "train_steps": 16, "steps_per_eval": 8, "threads": 1, "distributed": { "processes": 2, "launcher": "srun" } }
+            """);
+        File.WriteAllText(path, json.ToJsonString());
+        var pipeline = Path.Combine(AppContext.BaseDirectory, "pipeline");
+        string[] Build(string artifacts, params string[] extra) =>
+            ["run", "train", "--root", _dir.Path, "--dataset", dataset, "--cache", "off", "--artifacts", _dir.Combine(artifacts), .. extra];
+        var cluster = _dir.Combine("cluster");
+        var script = Path.Combine(Repository.Root, "tests/Pipeline.Cli.Tests/TestSupport/slurm-cluster.sh");
+        try
+        {
+            var started = await ChildProcess.RunAsync(script, ["start", cluster], TimeSpan.FromMinutes(2));
+            Assert.True(started.ExitCode == 0, started.Out + started.Error);
+
+            var (exitCode, output, error) = await ChildProcess.RunAsync(pipeline, Build("srun"), TimeSpan.FromMinutes(4),
+                new Dictionary<string, string> { ["SLURM_CONF"] = Path.Combine(cluster, "slurm.conf") });
+
+            Assert.True(exitCode == 0, output + error);
+            Assert.Contains("starting 2 processes: srun --mpi=pmix --ntasks 2 --kill-on-bad-exit=1 ", output, StringComparison.Ordinal);
+            Assert.Contains("step 16: eval loss", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await ChildProcess.RunAsync(script, ["stop", cluster], TimeSpan.FromMinutes(1));
+        }
+
+        var mpirun = await ChildProcess.RunAsync(pipeline, Build("mpirun", "--set", "train.distributed.launcher=mpirun"), TimeSpan.FromMinutes(4),
+            new Dictionary<string, string> { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" });
+        Assert.True(mpirun.ExitCode == 0, mpirun.Out + mpirun.Error);
+        Assert.Equal(File.ReadAllBytes(_dir.Combine($"mpirun/{dataset}/train/model.bin")), File.ReadAllBytes(_dir.Combine($"srun/{dataset}/train/model.bin")));
+    }
+}
