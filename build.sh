@@ -180,15 +180,31 @@ case "$target" in
     fi ;;
 esac
 
-# --- the default dataset's files --------------------------------------------------------------------------
+# --- the default dataset's files, and Open MPI for a dataset that trains on several processes --------------
+# The dataset's dataset.json, when it names one of datasets/ or a file or folder: what it reads decides what to install.
+dataset_json="datasets/$dataset/dataset.json"
+[ -f "$dataset_json" ] || dataset_json="$dataset"
+[ ! -d "$dataset_json" ] || dataset_json="$dataset_json/dataset.json"
+dataset_reads() { [ -f "$dataset_json" ] && grep -q -e "$1" "$dataset_json"; }
 fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ]; } && [ ! -e "$fashion" ]; then
+if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ] || dataset_reads /usr/share/datasets/fashion-mnist/; } && [ ! -e "$fashion" ]; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
     echo "build.sh: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
     if ! apt-cache show dataset-fashion-mnist >/dev/null 2>&1; then apt-get update -qq; fi
     apt_install dataset-fashion-mnist
   else
     echo "build.sh: Fashion-MNIST is missing ($fashion); install it with: sudo apt-get install dataset-fashion-mnist" >&2
+    exit 1
+  fi
+fi
+
+# train.distributed: the ranks call Debian's Open MPI (libmpi.so.40), and the mpirun launcher is its mpirun.
+if dataset_reads '"distributed"' && { [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; }; then
+  if is_root && command -v apt-get >/dev/null 2>&1; then
+    echo "build.sh: installing openmpi-bin and libopenmpi-dev: $dataset trains on several MPI processes"
+    apt_install --no-install-recommends openmpi-bin libopenmpi-dev
+  else
+    echo "build.sh: $dataset trains on several MPI processes; install Open MPI with: sudo apt-get install openmpi-bin libopenmpi-dev" >&2
     exit 1
   fi
 fi
