@@ -185,7 +185,7 @@ esac
 dataset_json="datasets/$dataset/dataset.json"
 [ -f "$dataset_json" ] || dataset_json="$dataset"
 [ ! -d "$dataset_json" ] || dataset_json="$dataset_json/dataset.json"
-dataset_reads() { [ -f "$dataset_json" ] && grep -q -e "$1" "$dataset_json"; }
+dataset_reads() { [ -f "$dataset_json" ] && grep -q -E -e "$1" "$dataset_json"; }
 fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ] || dataset_reads /usr/share/datasets/fashion-mnist/; } && [ ! -e "$fashion" ]; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
@@ -198,8 +198,9 @@ if { [ "$dataset" = "fashion-mnist" ] || [ "$target" = "Test" ] || dataset_reads
   fi
 fi
 
-# train.distributed: the ranks call Debian's Open MPI (libmpi.so.40), and the mpirun launcher is its mpirun.
-if dataset_reads '"distributed"' && { [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; }; then
+# train.distributed with 2 or more processes: the ranks call Debian's Open MPI (libmpi.so.40), and the mpirun launcher
+# is its mpirun. Only for the targets that train.
+if [ -n "$needs_torch" ] && dataset_reads '"processes": *([2-9]|[1-9][0-9]+)' && { [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; }; then
   if is_root && command -v apt-get >/dev/null 2>&1; then
     echo "build.sh: installing openmpi-bin and libopenmpi-dev: $dataset trains on several MPI processes"
     apt_install --no-install-recommends openmpi-bin libopenmpi-dev

@@ -27,12 +27,19 @@ train() { # name steps set...
   "$pipeline" run train --dataset fashion-mnist-mpi --artifacts "$work/artifacts" --cache off --force "${sets[@]}" > "$work/$name.log" 2>&1 \
     || { cat "$work/$name.log" >&2; echo "benchmark-mpi: $name failed" >&2; exit 1; }
 }
+# The last match of a pattern in a run's log; stops the script, naming both, when there is none.
+figure() { # name pattern
+  local found
+  found=$(grep -oE "$2" "$work/$1.log" | tail -n 1) || true
+  [ -n "$found" ] || { echo "benchmark-mpi: the $1 run's log has no '$2'" >&2; tail -n 20 "$work/$1.log" >&2; exit 1; }
+  printf '%s' "$found"
+}
 # The last progress line's images/s: the whole run, since steps_per_eval = steps (one window).
-rate() { grep -oE '[0-9]+ images/s' "$work/$1.log" | tail -1 | grep -oE '^[0-9]+'; }
-# Rank 0's step and allreduce milliseconds, from the stage's summary line.
-step_ms() { grep -oE 'a step took [0-9.]+ ms' "$work/$1.log" | tail -1 | grep -oE '[0-9.]+'; }
-allreduce_ms() { grep -oE '[0-9.]+ ms of it in allreduce' "$work/$1.log" | tail -1 | grep -oE '^[0-9.]+'; }
-bytes() { grep -oE '[0-9,]+ bytes of gradients' "$work/$1.log" | tail -1 | grep -oE '^[0-9,]+' | tr -d ,; }
+rate() { figure "$1" '[0-9]+ images/s' | grep -oE '^[0-9]+'; }
+# Rank 0's step and allreduce milliseconds, and the bytes allreduced, from the stage's summary line.
+step_ms() { figure "$1" 'a step took [0-9.]+ ms' | grep -oE '[0-9.]+'; }
+allreduce_ms() { figure "$1" '[0-9.]+ ms of it in allreduce' | grep -oE '^[0-9.]+'; }
+bytes() { figure "$1" '[0-9,]+ bytes of gradients' | grep -oE '^[0-9,]+' | tr -d ,; }
 
 one2="train.distributed.processes=1"
 train one-by-two "$steps" "$one2" train.threads=2
@@ -40,6 +47,15 @@ train two-by-one "$steps" train.distributed.processes=2 train.threads=1
 train one-by-one "$steps" "$one2" train.threads=1
 train resnet-two "$resnet_steps" train.model=resnet18 train.distributed.processes=2 train.threads=1
 
+# Every figure first, so a missing one stops the script before any table is printed.
+rate_12=$(rate one-by-two)
+rate_11=$(rate one-by-one)
+rate_21=$(rate two-by-one)
+rate_resnet=$(rate resnet-two)
+step_21=$(step_ms two-by-one)
+allreduce_21=$(allreduce_ms two-by-one)
+step_resnet=$(step_ms resnet-two)
+allreduce_resnet=$(allreduce_ms resnet-two)
 cnn_bytes=$(bytes two-by-one)
 resnet_bytes=$(bytes resnet-two)
 check() { # bytes: rank 0's median allreduce time of that many bytes of floats, in ms (the output is read whole first)
@@ -49,17 +65,16 @@ check() { # bytes: rank 0's median allreduce time of that many bytes of floats, 
 }
 cnn_alone=$(check "$cnn_bytes")
 resnet_alone=$(check "$resnet_bytes")
+percent() { awk -v a="$1" -v s="$2" 'BEGIN { printf "%.1f", 100 * a / s }'; }
+per_step() { awk -v r="$1" 'BEGIN { printf "%.1f", 128000 / r }'; }
 
 echo
 echo "| fashion-mnist, cnn, global batch 128, $steps steps | images/s | step (ms) | allreduce in a step |"
 echo "| --- | --- | --- | --- |"
-for run in one-by-two one-by-one; do
-  r=$(rate $run)
-  label=$([ $run = one-by-two ] && echo "1 process x 2 threads" || echo "1 process x 1 thread")
-  echo "| $label | $r | $(awk -v r="$r" 'BEGIN { printf "%.1f", 128000 / r }') | - |"
-done
-echo "| 2 processes x 1 thread (mpirun, 64 examples each) | $(rate two-by-one) | $(step_ms two-by-one) | $(allreduce_ms two-by-one) ms ($(awk -v a="$(allreduce_ms two-by-one)" -v s="$(step_ms two-by-one)" 'BEGIN { printf "%.1f", 100 * a / s }')%) |"
-echo "| ResNet-18 at 28 px, 2 processes x 1 thread, $resnet_steps steps | $(rate resnet-two) | $(step_ms resnet-two) | $(allreduce_ms resnet-two) ms ($(awk -v a="$(allreduce_ms resnet-two)" -v s="$(step_ms resnet-two)" 'BEGIN { printf "%.1f", 100 * a / s }')%) |"
+echo "| 1 process x 2 threads | $rate_12 | $(per_step "$rate_12") | - |"
+echo "| 1 process x 1 thread | $rate_11 | $(per_step "$rate_11") | - |"
+echo "| 2 processes x 1 thread (mpirun, 64 examples each) | $rate_21 | $step_21 | $allreduce_21 ms ($(percent "$allreduce_21" "$step_21")%) |"
+echo "| ResNet-18 at 28 px, 2 processes x 1 thread, $resnet_steps steps | $rate_resnet | $step_resnet | $allreduce_resnet ms ($(percent "$allreduce_resnet" "$step_resnet")%) |"
 echo
 echo "bytes each rank sends and receives a step: cnn ${cnn_bytes}, ResNet-18 ${resnet_bytes}"
 echo "the same allreduce between 2 ranks alone (pipeline mpi check, shared memory, median of 5): cnn ${cnn_alone} ms, ResNet-18 ${resnet_alone} ms"
@@ -71,8 +86,9 @@ echo
 echo "| modelled efficiency, N machines of one rank (64 examples each) | N=2 | N=4 | N=8 | N=16 | N=32 |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for model in cnn resnet; do
-  if [ $model = cnn ]; then run=two-by-one; size=$cnn_bytes; name="cnn"; else run=resnet-two; size=$resnet_bytes; name="ResNet-18"; fi
-  compute=$(awk -v s="$(step_ms $run)" -v a="$(allreduce_ms $run)" 'BEGIN { printf "%.2f", s - a }')
+  if [ $model = cnn ]; then step=$step_21; allreduce=$allreduce_21; size=$cnn_bytes; name="cnn"
+  else step=$step_resnet; allreduce=$allreduce_resnet; size=$resnet_bytes; name="ResNet-18"; fi
+  compute=$(awk -v s="$step" -v a="$allreduce" 'BEGIN { printf "%.2f", s - a }')
   for gbps in 10 25; do
     printf '| %s (compute %s ms a step), %s Gb/s |' "$name" "$compute" "$gbps"
     for n in 2 4 8 16 32; do

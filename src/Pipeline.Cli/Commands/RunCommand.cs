@@ -25,10 +25,23 @@ internal static class RunCommand
         var command = new Command("run", "Build a stage and the stages it depends on") { stage, dataset, root, force, only, cache, artifacts, shardIndex, shardCount, set };
         command.SetAction(parse =>
         {
-            var exitCode = CommonOptions.Guard(() => Run(parse));
-            // A rank 0 of a launched job (train.distributed.launcher "none") releases the other ranks, or on failure ends them.
-            LaunchedJob.Release(failed: exitCode != 0);
-            return exitCode;
+            var exitCode = 1;
+            try
+            {
+                exitCode = CommonOptions.Guard(() => Run(parse));
+                return exitCode;
+            }
+            catch (Exception e) when (LaunchedJob.Joined)
+            {
+                // PIPELINE_TRACE lets errors through; MPI_Abort below would end the process before the runtime printed this.
+                Console.Error.WriteLine(e);
+                throw;
+            }
+            finally
+            {
+                // A rank 0 of a launched job (train.distributed.launcher "none") releases the other ranks, or on failure ends them.
+                LaunchedJob.Release(failed: exitCode != 0);
+            }
         });
         return command;
 

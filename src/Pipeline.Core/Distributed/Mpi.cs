@@ -49,6 +49,25 @@ public sealed partial class Mpi : IDisposable
     public static bool Launched =>
         Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null || Environment.GetEnvironmentVariable("PMIX_RANK") is not null;
 
+    /// <summary>
+    /// The size of the job a launcher started this process in, from its environment, before MPI is initialized:
+    /// mpirun's OMPI_COMM_WORLD_SIZE, else srun's SLURM_STEP_NUM_TASKS under PMIx; 1 when not launched.
+    /// </summary>
+    public static int LaunchedSize =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), System.Globalization.CultureInfo.InvariantCulture, out var ompi) ? ompi
+        : Environment.GetEnvironmentVariable("PMIX_RANK") is not null
+            && int.TryParse(Environment.GetEnvironmentVariable("SLURM_STEP_NUM_TASKS"), System.Globalization.CultureInfo.InvariantCulture, out var slurm) ? slurm
+        : 1;
+
+    /// <summary>
+    /// The ranks of this job on this machine: Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, else Slurm's
+    /// SLURM_STEP_TASKS_PER_NODE (its first count), else the whole job's size.
+    /// </summary>
+    public int LocalSize =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), System.Globalization.CultureInfo.InvariantCulture, out var local) && local >= 1 ? local
+        : int.TryParse(Environment.GetEnvironmentVariable("SLURM_STEP_TASKS_PER_NODE")?.Split('(', ',')[0], System.Globalization.CultureInfo.InvariantCulture, out var perNode) && perNode >= 1 ? perNode
+        : Size;
+
     /// <summary>Loads Open MPI and initializes it.</summary>
     /// <exception cref="PipelineException">Open MPI is not installed.</exception>
     public static Mpi Init()
@@ -104,6 +123,31 @@ public sealed partial class Mpi : IDisposable
             fixed (byte* data = bytes)
             {
                 Check(MPI_Bcast((IntPtr)data, bytes.Length, _byte, root, _world), "MPI_Bcast");
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Broadcast(Span{byte}, int)"/> for a rank that may wait long (minutes, while rank 0 builds other
+    /// stages): a non-blocking MPI_Ibcast tested every <paramref name="poll"/>, so the waiting rank sleeps instead of
+    /// spinning on a core as Open MPI's blocking calls do. Every rank of the broadcast must call this one.
+    /// </summary>
+    public void BroadcastPatiently(Span<byte> bytes, TimeSpan poll, int root = 0)
+    {
+        unsafe
+        {
+            fixed (byte* data = bytes)
+            {
+                Check(MPI_Ibcast((IntPtr)data, bytes.Length, _byte, root, _world, out var request), "MPI_Ibcast");
+                while (true)
+                {
+                    Check(MPI_Test(ref request, out var done, IntPtr.Zero), "MPI_Test");
+                    if (done != 0)
+                    {
+                        return;
+                    }
+                    Thread.Sleep(poll);
+                }
             }
         }
     }
@@ -174,6 +218,13 @@ public sealed partial class Mpi : IDisposable
 
     [LibraryImport(Library)]
     private static partial int MPI_Bcast(IntPtr buffer, int count, IntPtr datatype, int root, IntPtr comm);
+
+    [LibraryImport(Library)]
+    private static partial int MPI_Ibcast(IntPtr buffer, int count, IntPtr datatype, int root, IntPtr comm, out IntPtr request);
+
+    /// <param name="status">MPI_STATUS_IGNORE, which is a null pointer in Open MPI.</param>
+    [LibraryImport(Library)]
+    private static partial int MPI_Test(ref IntPtr request, out int flag, IntPtr status);
 
     [LibraryImport(Library)]
     private static partial int MPI_Barrier(IntPtr comm);

@@ -27,6 +27,9 @@ public sealed class DataParallel : IDisposable
 
     public bool IsLead => _mpi.Rank == 0;
 
+    /// <summary>The ranks on this machine, which share its cores.</summary>
+    public int LocalSize => _mpi.LocalSize;
+
     /// <summary>This rank's rows of every batch.</summary>
     public RankShare Share { get; }
 

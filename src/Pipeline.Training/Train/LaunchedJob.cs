@@ -16,8 +16,20 @@ public static class LaunchedJob
     private static Mpi? _mpi;
     private static bool _handedOut;
 
-    /// <summary>Whether this process was started as a rank of an MPI job (by mpirun, or srun with PMIx).</summary>
-    public static bool Launched => Mpi.Launched;
+    /// <summary>How often a following rank looks whether rank 0 has handed it the training.</summary>
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Whether this process was started as one rank of an MPI job of several (by mpirun, or srun with PMIx). A job of
+    /// one (srun ./build.sh in a one-task allocation) is an ordinary build.
+    /// </summary>
+    public static bool Launched => Mpi.Launched && Mpi.LaunchedSize > 1;
+
+    /// <summary>The job this build is rank 0 of, or null when it was not launched as one.</summary>
+    internal static Mpi? Job => _mpi;
+
+    /// <summary>Whether this process has joined a launched job (see <see cref="Join"/>).</summary>
+    public static bool Joined => _mpi is not null;
 
     /// <summary>
     /// Joins the job this process is a rank of. On rank 0, returns null: the caller builds, and calls
@@ -34,10 +46,10 @@ public static class LaunchedJob
         }
         return mpi.Run(() =>
         {
-            if (ReceiveJobFile(mpi) is { } file)
+            if (Receive(mpi) is { } job)
             {
                 using var parallel = new DataParallel(mpi);
-                TrainRunner.Execute(TrainJob.Read(file), parallel, _ => { }, CancellationToken.None);
+                TrainRunner.Execute(job, parallel, _ => { }, CancellationToken.None);
             }
             mpi.Dispose();
             return 0;
@@ -61,14 +73,14 @@ public static class LaunchedJob
         }
         if (!_handedOut)
         {
-            SendJobFile(mpi, null);
+            Send(mpi, null);
         }
         mpi.Dispose();
     }
 
     /// <summary>The Train stage on rank 0: hands the job to the other ranks and trains rank 0's share here.</summary>
     /// <exception cref="PipelineException">The build is not a rank of an MPI job, or the job's size is not train.distributed.processes.</exception>
-    internal static void RunAsLead(TrainJob job, string jobFile, StageRun run)
+    internal static void RunAsLead(TrainJob job, StageRun run)
     {
         var processes = job.Train.Distributed.Processes;
         if (_mpi is not { } mpi)
@@ -85,42 +97,37 @@ public static class LaunchedJob
         {
             throw new InvalidOperationException("a launched job trains once");
         }
-        job.Write(jobFile);
-        try
-        {
-            SendJobFile(mpi, jobFile);
-            _handedOut = true;
-            using var parallel = new DataParallel(mpi);
-            TrainRunner.Execute(job, parallel, run.Log, run.Cancellation);
-        }
-        finally
-        {
-            File.Delete(jobFile);
-        }
+        Send(mpi, job);
+        _handedOut = true;
+        using var parallel = new DataParallel(mpi);
+        TrainRunner.Execute(job, parallel, run.Log, run.Cancellation);
     }
 
-    /// <summary>Broadcasts the job file's path (the artifacts folder is shared by every rank), or an empty one for "no training".</summary>
-    private static void SendJobFile(Mpi mpi, string? path)
+    /// <summary>
+    /// Broadcasts the job itself (its JSON), or an empty message for "no training": its length patiently (the others
+    /// may have waited through every stage before Train), then its bytes.
+    /// </summary>
+    private static void Send(Mpi mpi, TrainJob? job)
     {
-        var bytes = Encoding.UTF8.GetBytes(path ?? "");
+        var bytes = job is null ? [] : Encoding.UTF8.GetBytes(job.ToJson());
         Span<byte> length = BitConverter.GetBytes(bytes.Length);
-        mpi.Broadcast(length);
+        mpi.BroadcastPatiently(length, Poll);
         if (bytes.Length > 0)
         {
             mpi.Broadcast(bytes);
         }
     }
 
-    private static string? ReceiveJobFile(Mpi mpi)
+    private static TrainJob? Receive(Mpi mpi)
     {
         Span<byte> length = stackalloc byte[sizeof(int)];
-        mpi.Broadcast(length);
+        mpi.BroadcastPatiently(length, Poll);
         var bytes = new byte[BitConverter.ToInt32(length)];
         if (bytes.Length == 0)
         {
             return null;
         }
         mpi.Broadcast(bytes);
-        return Encoding.UTF8.GetString(bytes);
+        return TrainJob.FromJson(Encoding.UTF8.GetString(bytes), "the training job rank 0 sent");
     }
 }

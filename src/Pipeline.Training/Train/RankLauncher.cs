@@ -24,7 +24,8 @@ internal static class RankLauncher
             var processes = distributed.Processes.ToString(System.Globalization.CultureInfo.InvariantCulture);
             string[] launch = launcher == "srun"
                 ? ["--mpi=pmix", "--ntasks", processes, "--kill-on-bad-exit=1", .. distributed.LauncherArgs]
-                : ["-np", processes, .. distributed.LauncherArgs];
+                // Unbound: Open MPI would otherwise pin each of 2 ranks to one core, whatever threads each is given.
+                : ["-np", processes, .. distributed.LauncherArgs.Contains("--bind-to") ? [] : (string[])["--bind-to", "none"], .. distributed.LauncherArgs];
             var start = new ProcessStartInfo(launcher) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var argument in (string[])[.. launch, program, .. prefix, "train-rank", "--job", jobFile])
             {
@@ -97,12 +98,40 @@ internal static class RankLauncher
         }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        using (run.Cancellation.Register(() => KillQuietly(process)))
+        // Cancelled: SIGTERM first, which mpirun and srun pass on to every rank; SIGKILL to the tree if that is not enough.
+        Stopwatch? stopping = null;
+        using (run.Cancellation.Register(() => Terminate(process)))
         {
-            process.WaitForExit();
+            while (!process.WaitForExit(TimeSpan.FromMilliseconds(200)))
+            {
+                if (run.Cancellation.IsCancellationRequested && (stopping ??= Stopwatch.StartNew()).Elapsed > TerminateGrace)
+                {
+                    KillQuietly(process);
+                }
+            }
         }
+        // Waits for the last forwarded lines.
+        process.WaitForExit();
         run.Cancellation.ThrowIfCancellationRequested();
         return process.ExitCode;
+    }
+
+    /// <summary>How long the launcher has to end its ranks after SIGTERM before the whole tree is killed.</summary>
+    private static readonly TimeSpan TerminateGrace = TimeSpan.FromSeconds(10);
+
+    private static void Terminate(Process process)
+    {
+        try
+        {
+            if (!ProcessSignals.Terminate(process.Id))
+            {
+                KillQuietly(process);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // It has just ended.
+        }
     }
 
     private static void KillQuietly(Process process)

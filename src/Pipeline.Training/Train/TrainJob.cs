@@ -27,19 +27,33 @@ public sealed record TrainJob(
     /// <summary>Trains this job in this process: alone, or as the rank <paramref name="parallel"/> says (see TrainRunner.Execute).</summary>
     public void Run(Distributed.DataParallel? parallel, Action<string> log, CancellationToken cancellation) => TrainRunner.Execute(this, parallel, log, cancellation);
 
-    public void Write(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, DatasetLoader.Options));
+    public string ToJson() => JsonSerializer.Serialize(this, DatasetLoader.Options);
+
+    public void Write(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     /// <exception cref="PipelineException">The file is missing or is not a job.</exception>
     public static TrainJob Read(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<TrainJob>(File.ReadAllText(path), DatasetLoader.Options)
-                ?? throw new PipelineException("the training job file is empty", path);
+            return FromJson(File.ReadAllText(path), path);
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new PipelineException($"cannot read the training job: {e.Message}", path);
+        }
+    }
+
+    /// <exception cref="PipelineException">The text is not a job; <paramref name="source"/> names where it came from.</exception>
+    public static TrainJob FromJson(string json, string source)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainJob>(json, DatasetLoader.Options) ?? throw new PipelineException("the training job is empty", source);
+        }
+        catch (JsonException e)
+        {
+            throw new PipelineException($"not a training job: {e.Message}", source);
         }
     }
 }

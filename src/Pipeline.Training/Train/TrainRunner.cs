@@ -16,19 +16,25 @@ internal static class TrainRunner
     {
         var job = Prepare(context, run, recordsFolder, labelsPath);
         var distributed = job.Train.Distributed;
+        if (LaunchedJob.Job is { } launched && distributed.Launcher != "none")
+        {
+            throw new PipelineException(distributed.Processes == 1
+                ? $"the build runs as the {launched.Size} ranks of an MPI job, but this dataset trains in one process (train.distributed.processes is 1): start the build alone"
+                : $"the build runs as the {launched.Size} ranks of an MPI job, but train.distributed.launcher is \"{distributed.Launcher}\", which would start ranks of its own: "
+                    + "set it to \"none\" (--set train.distributed.launcher=none), or start the build alone");
+        }
         if (distributed.Processes == 1)
         {
             Execute(job, parallel: null, run.Log, run.Cancellation);
             return;
         }
-        var jobFile = Path.GetFullPath(Path.Combine(context.ArtifactsDirectory, TrainStage.JobFileName));
         if (distributed.Launcher == "none")
         {
-            LaunchedJob.RunAsLead(job, jobFile, run);
+            LaunchedJob.RunAsLead(job, run);
         }
         else
         {
-            RankLauncher.Run(job, jobFile, run);
+            RankLauncher.Run(job, Path.GetFullPath(Path.Combine(context.ArtifactsDirectory, TrainStage.JobFileName)), run);
         }
         if (!File.Exists(Path.Combine(job.OutputFolder, TrainedModel.WeightsName)))
         {

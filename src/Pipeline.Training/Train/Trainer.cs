@@ -57,7 +57,8 @@ public sealed class Trainer
     public TrainingResult Run(CancellationToken cancellation)
     {
         var ranks = Parallel?.Size ?? 1;
-        torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Math.Max(1, Environment.ProcessorCount / ranks));
+        // threads 0: this machine's cores shared out over the ranks on it.
+        torch.set_num_threads(_p.Threads > 0 ? _p.Threads : Math.Max(1, Environment.ProcessorCount / (Parallel?.LocalSize ?? 1)));
         torch.manual_seed(_p.Seed);
         var model = ModelFactory.Create(_p, _classes);
         using var optimizer = new Optimizer(_p.Optimizer.Name, model.parameters(), _p.Optimizer.Momentum, _p.Optimizer.Nesterov, _p.WeightDecay);

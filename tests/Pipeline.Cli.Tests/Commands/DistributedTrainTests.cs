@@ -19,10 +19,13 @@ public sealed class DistributedTrainTests : IDisposable
 
     private static readonly Dictionary<string, string> AsRoot = new() { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" };
 
-    /// <summary>A small dataset of 12-pixel images whose training is 2 processes of 4 examples a step.</summary>
+    /// <summary>
+    /// A small dataset of 12-pixel images whose training is 2 processes of 4 examples a step. Its 41 test examples
+    /// (the held-out split) end in a batch of 1, of which rank 0's share is empty.
+    /// </summary>
     private string Dataset(int steps = 24, int stepsPerEval = 8, string launcher = "mpirun")
     {
-        var name = TestDatasets.IdxDataset(_dir, train: 240, test: 40);
+        var name = TestDatasets.IdxDataset(_dir, train: 240, test: 41);
         var path = _dir.Combine($"datasets/{name}/dataset.json");
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         json["train"] = JsonNode.Parse($$"""
@@ -56,6 +59,16 @@ public sealed class DistributedTrainTests : IDisposable
         Assert.False(File.Exists(Artifacts(dataset, "train-job.json")), "the job file is removed when the ranks end");
         Assert.True(File.Exists(Artifacts(dataset, "checkpoints/ckpt-00000024.ckpt")), "rank 0 wrote the checkpoints");
 
+        // The ranks' shared evaluation (each its share, the sums allreduced) is what one process measures on the model
+        // they wrote: Evaluate, in one process, on the same held-out split (test, as the dataset has no validation).
+        var evaluate = await ChildProcess.RunAsync(Pipeline, ["run", "evaluate", "--root", _dir.Path, "--dataset", dataset, "--cache", "off"], TimeSpan.FromMinutes(2));
+        Assert.True(evaluate.ExitCode == 0, evaluate.Out + evaluate.Error);
+        var last = JsonNode.Parse(File.ReadAllText(Artifacts(dataset, "train/history.json")))!.AsArray()[^1]!;
+        var metrics = JsonNode.Parse(File.ReadAllText(Artifacts(dataset, "eval/metrics.json")))!;
+        // metrics.json rounds to 6 decimals.
+        Assert.Equal((double)metrics["accuracy"]!, (double)last["eval_accuracy"]!, 1e-6);
+        Assert.Equal((double)metrics["loss"]!, (double)last["eval_loss"]!, 1e-5);
+
         // Fresh: and what starts the ranks is not a parameter of the result, so another launcher finds it fresh too.
         var again = await Build(dataset, "--set", "train.distributed.launcher=srun");
         Assert.True(again.ExitCode == 0, again.Out + again.Error);
@@ -87,6 +100,15 @@ public sealed class DistributedTrainTests : IDisposable
         Assert.Equal(1, alone.ExitCode);
         Assert.Contains("error: train.distributed.launcher is \"none\", so the build must be started as the 2 ranks of an MPI job", alone.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(_dir.Combine($"alone/{dataset}/train/model.bin")));
+
+        // Ranks of an outside job whose dataset says the stage starts its own: refused, not a job inside a job; the
+        // error is printed before MPI_Abort ends the other rank.
+        var nested = await MpiRun.RunAsync(2, Pipeline, ["run", "train", "--root", _dir.Path, "--dataset", dataset, "--cache", "off", "--artifacts", _dir.Combine("nested")],
+            TimeSpan.FromMinutes(2));
+        Assert.NotEqual(0, nested.ExitCode);
+        Assert.Contains("error: the build runs as the 2 ranks of an MPI job, but train.distributed.launcher is \"mpirun\"", nested.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("starting 2 processes", nested.Out, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.Combine($"nested/{dataset}/train/model.bin")));
 
         string[] ranks = ["run", "train", "--root", _dir.Path, "--dataset", dataset, "--cache", "off", "--artifacts", _dir.Combine("ranks"), "--set", "train.distributed.launcher=none"];
         var (exitCode, output, error) = await MpiRun.RunAsync(2, Pipeline, ranks, TimeSpan.FromMinutes(4));
