@@ -53,9 +53,23 @@ internal static class EvaluateRunner
             ["steps"] = card.Steps,
             ["checkpoint"] = ContentHash.OfFile(Path.Combine(trainFolder, TrainedModel.WeightsName)),
         };
+        var history = HistoryJson.Read(Path.Combine(trainFolder, TrainedModel.HistoryName));
+        // Beside the test figures: the held-out split training was judged on (validation, where there is one), at its
+        // last evaluation, so a choice made on validation can be read against the test split it never saw.
+        var heldOut = records.HeldOutSplit(context.Dataset.Transfer?.EvalSplit ?? context.Dataset.Train.EvalSplit);
+        if (history.Count > 0)
+        {
+            var last = history[^1];
+            extra["held_out"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["split"] = heldOut,
+                ["accuracy"] = Math.Round(last.EvalAccuracy, 6),
+                ["loss"] = Math.Round(last.EvalLoss, 6),
+                ["step"] = last.Step,
+            };
+        }
         File.WriteAllText(Path.Combine(folder, EvaluateStage.MetricsName),
             CanonicalJson.Serialize(metrics.ToJson(labels.Labels, extra), indented: true));
-        var history = HistoryJson.Read(Path.Combine(trainFolder, TrainedModel.HistoryName));
         if (history.Count > 0)
         {
             TrainingCurvesPlot.Write(Path.Combine(folder, "curves.png"), history, context.Dataset.Name);
@@ -65,6 +79,11 @@ internal static class EvaluateRunner
         foreach (var line in EvaluationSummary.Format(metrics, labels.Labels).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             run.Log($"  {line}");
+        }
+        if (history.Count > 0 && heldOut != split)
+        {
+            run.Log(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"  {heldOut} accuracy at training's last evaluation (step {history[^1].Step}): {100 * history[^1].EvalAccuracy:F2}%"));
         }
     }
 

@@ -28,8 +28,11 @@ public sealed class EvaluateStage : IStage, IReportsMetrics
 
     public string Name => Outputs.Stage;
 
-    /// <summary>2: eval/mistakes.json, the most confidently wrong examples with their images, for the report.</summary>
-    public int ImplementationVersion => 2;
+    /// <summary>
+    /// 2: eval/mistakes.json, the most confidently wrong examples with their images, for the report. 3: metrics.json's
+    /// held_out, training's last evaluation beside the test split's figures.
+    /// </summary>
+    public int ImplementationVersion => 3;
 
     private string TrainFolder => Path.Combine(_context.ArtifactsDirectory, TrainStage.Output);
 

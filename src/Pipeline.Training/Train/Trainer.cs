@@ -28,6 +28,9 @@ public sealed class Trainer
     private readonly string _lineage;
     private readonly TrainingLog _log;
 
+    /// <summary>Train loss, accuracy and learning rate go to TensorBoard every this many steps (rank 0's share, in data-parallel training).</summary>
+    public const int TensorBoardEvery = 50;
+
     public Trainer(TrainParameters parameters, int classes, RecordPipeline train, RecordPipeline eval,
         CheckpointStore checkpoints, string lineage, TrainingLog log)
     {
@@ -91,6 +94,8 @@ public sealed class Trainer
         var lossFunction = new TorchSharp.Modules.CrossEntropyLoss(label_smoothing: _p.LabelSmoothing);
         var clock = Stopwatch.StartNew();
         var stepping = TimeSpan.Zero;
+        var sinceLogged = new WindowInterval();
+        _log.LogsSteps();
         model.train();
         var loop = new TrainingLoop
         {
@@ -105,6 +110,11 @@ public sealed class Trainer
             Exchange = Parallel is null ? null : Parallel.AverageGradients,
             AfterStep = (step, window) =>
             {
+                if (step % TensorBoardEvery == 0 || step == _p.TrainSteps)
+                {
+                    var (loss, accuracy) = sinceLogged.Take(window);
+                    _log.Stepped(step, loss, accuracy, schedule.At(step - 1));
+                }
                 // Every rank takes the same number of images a step: the job's rate is this rank's times the ranks.
                 var perSecond = window.ImagesPerSecond * ranks;
                 var remaining = TimeSpan.FromSeconds((_p.TrainSteps - step) * _p.BatchSize / Math.Max(1, perSecond));

@@ -12,6 +12,12 @@ internal sealed class TrainingWindow
 
     public long Images { get; private set; }
 
+    /// <summary>The loss summed over the window's examples.</summary>
+    public double LossSum => _lossSum;
+
+    /// <summary>The window's examples the model got right.</summary>
+    public long Correct => _correct;
+
     public double MeanLoss => Images == 0 ? 0 : _lossSum / Images;
 
     public double Accuracy => Images == 0 ? 0 : (double)_correct / Images;
