@@ -40,6 +40,25 @@ public sealed class SlurmTrainTests : IDisposable
             Assert.True(exitCode == 0, output + error);
             Assert.Contains("starting 2 processes: srun --mpi=pmix --ntasks 2 --kill-on-bad-exit=1 ", output, StringComparison.Ordinal);
             Assert.Contains("step 16: eval loss", output, StringComparison.Ordinal);
+
+            // The same training as a batch job (build/deploy/slurm/train.sbatch): the stage's srun takes its 2 ranks
+            // from the job's allocation.
+            var batch = await ChildProcess.RunAsync("sbatch",
+                ["--parsable", "--wait", "--ntasks=2", "--chdir", _dir.Path, "--output", _dir.Combine("train.out"),
+                    Path.Combine(Repository.Root, "build/deploy/slurm/train.sbatch")],
+                TimeSpan.FromMinutes(4),
+                new Dictionary<string, string>
+                {
+                    ["SLURM_CONF"] = Path.Combine(cluster, "slurm.conf"),
+                    ["DATASET"] = dataset,
+                    ["TARGET"] = "train",
+                    ["PIPELINE"] = pipeline,
+                    ["PIPELINE_ARGS"] = $"--root {_dir.Path} --cache off --artifacts {_dir.Combine("sbatch")}",
+                });
+            var log = File.Exists(_dir.Combine("train.out")) ? File.ReadAllText(_dir.Combine("train.out")) : "(no output file)";
+            Assert.True(batch.ExitCode == 0, $"sbatch: {batch.Out} {batch.Error} {log}");
+            Assert.Contains("starting 2 processes: srun --mpi=pmix --ntasks 2", log, StringComparison.Ordinal);
+            Assert.Equal(File.ReadAllBytes(_dir.Combine($"srun/{dataset}/train/model.bin")), File.ReadAllBytes(_dir.Combine($"sbatch/{dataset}/train/model.bin")));
         }
         finally
         {
