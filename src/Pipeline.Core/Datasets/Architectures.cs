@@ -6,8 +6,17 @@ public static class Architectures
     /// <summary>The labs' small two-convolution network, sized by train.input_size and train.channels.</summary>
     public const string Cnn = "cnn";
 
-    /// <summary>Every architecture: the small cnn, then TorchVision's ResNets in its layout.</summary>
-    public static readonly IReadOnlyList<string> Names = [Cnn, "resnet18", "resnet34", "resnet50"];
+    /// <summary>Every architecture: the small cnn, He et al.'s small ResNets for small images, then TorchVision's ResNets in its layout.</summary>
+    public static readonly IReadOnlyList<string> Names = [Cnn, "resnet8", "resnet14", "resnet20", "resnet18", "resnet34", "resnet50"];
+
+    /// <summary>The small ResNets (6n + 2 layers, three stages, a 3×3 stem): like the cnn, they read train.channels.</summary>
+    public static readonly IReadOnlyList<string> SmallResNets = ["resnet8", "resnet14", "resnet20"];
+
+    /// <summary>
+    /// The architectures a transfer dataset can take as a backbone from a weights file, or fine-tune from another
+    /// dataset's export: the cnn and TorchVision's ResNets (the small ResNets are not wired into transfer yet).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Transferable = [Cnn, "resnet18", "resnet34", "resnet50"];
 
     public static bool IsKnown(string? name) => name is not null && Names.Contains(name);
 }

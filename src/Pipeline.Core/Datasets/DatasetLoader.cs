@@ -371,9 +371,9 @@ public static partial class DatasetLoader
         {
             require(weights.Length > 0 && Path.GetExtension(weights).ToLowerInvariant() is ".pt" or ".pth" or ".safetensors", "transfer.from",
                 $"transfer.from names the weights file \"{weights}\": give a .pt, .pth or .safetensors state dict");
-            require(transfer.Architecture is not null && Architectures.Names.Contains(transfer.Architecture), "transfer.architecture",
+            require(transfer.Architecture is not null && Architectures.Transferable.Contains(transfer.Architecture), "transfer.architecture",
                 $"transfer.architecture is {(transfer.Architecture is null ? "missing" : $"\"{transfer.Architecture}\"")}: "
-                + $"say which network the weights file holds: {string.Join(", ", Architectures.Names)}");
+                + $"say which network the weights file holds: {string.Join(", ", Architectures.Transferable)}");
             require(transfer.Architecture != Architectures.Cnn || (transfer.InputSize is not null && transfer.Normalization is not null), "transfer",
                 "transfer.input_size and transfer.normalization are needed for a cnn's weights: the size and normalization it was trained with");
             require(transfer.Channels is null or 1 or 3 && !(transfer.Channels == 1 && transfer.Architecture != Architectures.Cnn) && transfer.InputSize is null or >= 1,

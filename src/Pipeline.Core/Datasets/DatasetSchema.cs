@@ -26,7 +26,7 @@ public static partial class DatasetSchema
     private static readonly Dictionary<PropertyInfo, IReadOnlyList<string>> Names = new()
     {
         [typeof(TrainParameters).GetProperty(nameof(TrainParameters.Model))!] = Architectures.Names,
-        [typeof(TransferParameters).GetProperty(nameof(TransferParameters.Architecture))!] = Architectures.Names,
+        [typeof(TransferParameters).GetProperty(nameof(TransferParameters.Architecture))!] = Architectures.Transferable,
         [typeof(OptimizerParameters).GetProperty(nameof(OptimizerParameters.Name))!] = OptimizerParameters.Names,
         [typeof(LearningRateParameters).GetProperty(nameof(LearningRateParameters.Schedule))!] = LearningRateParameters.Schedules,
         [typeof(RecordsParameters).GetProperty(nameof(RecordsParameters.OnBadImage))!] = RecordsParameters.BadImagePolicies,

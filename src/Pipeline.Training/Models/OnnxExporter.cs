@@ -1,3 +1,4 @@
+using Pipeline.Core.Datasets;
 using Pipeline.Core.Engine;
 using Pipeline.Core.Images;
 using Pipeline.Core.Onnx;
@@ -28,7 +29,7 @@ internal sealed class OnnxExporter
         _graph = new OnnxGraph(name);
     }
 
-    /// <param name="architecture">"cnn", "resnet18", "resnet34" or "resnet50".</param>
+    /// <param name="architecture">One of <see cref="Architectures.Names"/>.</param>
     /// <param name="weights">The model's state dict, by TorchSharp's (and TorchVision's) parameter names.</param>
     /// <param name="metadata">Written into the model's metadata_props (dataset, classes, lineage).</param>
     /// <exception cref="PipelineException">A weight the architecture needs is missing, or one is left over.</exception>
@@ -40,8 +41,9 @@ internal sealed class OnnxExporter
         var logits = architecture switch
         {
             "cnn" => exporter.SmallCnn(x),
-            "resnet18" or "resnet34" or "resnet50" => exporter.ResNet(x),
-            _ => throw new PipelineException($"cannot export architecture \"{architecture}\" to ONNX; supported: cnn, resnet18, resnet34, resnet50"),
+            "resnet18" or "resnet34" or "resnet50" => exporter.ResNet(x, small: false),
+            "resnet8" or "resnet14" or "resnet20" => exporter.ResNet(x, small: true),
+            _ => throw new PipelineException($"cannot export architecture \"{architecture}\" to ONNX; supported: {string.Join(", ", Architectures.Names)}"),
         };
         exporter._graph.Node("Softmax", [logits], ModelCard.OnnxOutput, OnnxGraph.Int("axis", 1));
         exporter._graph.Output(ModelCard.OnnxOutput, "batch", classes);
@@ -59,10 +61,15 @@ internal sealed class OnnxExporter
         return Linear(x, "fc2");
     }
 
-    /// <summary>TorchVision's ResNet: the stem, four layers of basic or bottleneck blocks, global average pooling, fc.</summary>
-    private string ResNet(string x)
+    /// <summary>
+    /// A ResNet: the stem, its layers of basic or bottleneck blocks (as many as the weights have), global average
+    /// pooling, fc. TorchVision's stem is a 7×7 convolution of stride 2 and a max pooling; the small ResNets' a 3×3 of stride 1.
+    /// </summary>
+    private string ResNet(string x, bool small)
     {
-        x = MaxPool(Relu(BatchNorm(Conv(x, "conv1", stride: 2), "bn1")), kernel: 3, stride: 2, pad: 1);
+        x = small
+            ? Relu(BatchNorm(Conv(x, "conv1", stride: 1), "bn1"))
+            : MaxPool(Relu(BatchNorm(Conv(x, "conv1", stride: 2), "bn1")), kernel: 3, stride: 2, pad: 1);
         var bottleneck = _weights.ContainsKey("layer1.0.conv3.weight");
         for (var layer = 1; layer <= 4; layer++)
         {

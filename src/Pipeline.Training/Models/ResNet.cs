@@ -7,7 +7,9 @@ namespace Pipeline.Training.Models;
 
 /// <summary>
 /// ResNet-18/34/50 with TorchVision's architecture and parameter names ("layer1.0.conv1.weight",
-/// "layer2.0.downsample.1.running_mean", "fc.weight"), so weights load into TorchVision's models as they are.
+/// "layer2.0.downsample.1.running_mean", "fc.weight"), so weights load into TorchVision's models as they are; and the
+/// small ResNets He et al. sized for 32-pixel images (ResNet-8/14/20: a 3×3 stem, no max pooling, three stages of
+/// 16, 32 and 64 channels, 6n + 2 layers), with the same parameter names and projection shortcuts.
 /// </summary>
 /// <remarks>
 /// Our own rather than TorchSharp's TorchVision because its blocks add the residual with x.add_(identity),
@@ -26,13 +28,21 @@ public sealed class ResNet : Module<Tensor, Tensor>
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Linear fc;
 
-    private ResNet(string name, bool bottleneck, int[] blocks, int classes) : base(name)
+    /// <summary>TorchVision's layout: max pooling after the stem, and a fourth stage.</summary>
+    private readonly bool _pool;
+
+    /// <param name="small">The small ResNets' stem (3×3, stride 1, no max pooling) and 16-32-64 channels, in three stages.</param>
+    private ResNet(string name, bool bottleneck, int[] blocks, int classes, bool small = false, int inputChannels = 3) : base(name)
     {
         var expansion = bottleneck ? 4 : 1;
-        var inPlanes = 64;
-        conv1 = Conv2d(3, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
-        bn1 = new SafeBatchNorm2d(64);
+        int[] widths = small ? [16, 32, 64] : [64, 128, 256, 512];
+        var inPlanes = widths[0];
+        conv1 = small
+            ? Conv2d(inputChannels, inPlanes, kernel_size: 3, stride: 1, padding: 1, bias: false)
+            : Conv2d(inputChannels, inPlanes, kernel_size: 7, stride: 2, padding: 3, bias: false);
+        bn1 = new SafeBatchNorm2d(inPlanes);
         maxpool = MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
+        _pool = !small;
         Sequential Layer(int planes, int count, int stride)
         {
             var layer = Sequential();
@@ -52,12 +62,13 @@ public sealed class ResNet : Module<Tensor, Tensor>
             }
             return layer;
         }
-        layer1 = Layer(64, blocks[0], 1);
-        layer2 = Layer(128, blocks[1], 2);
-        layer3 = Layer(256, blocks[2], 2);
-        layer4 = Layer(512, blocks[3], 2);
+        layer1 = Layer(widths[0], blocks[0], 1);
+        layer2 = Layer(widths[1], blocks[1], 2);
+        layer3 = Layer(widths[2], blocks[2], 2);
+        // The small ResNets have three stages: their fourth is empty (no parameters) and never run.
+        layer4 = small ? Sequential() : Layer(widths[3], blocks[3], 2);
         avgpool = AdaptiveAvgPool2d([1, 1]);
-        fc = Linear(512 * expansion, classes);
+        fc = Linear(widths[^1] * expansion, classes);
         RegisterComponents();
 
         foreach (var (_, module) in named_modules())
@@ -75,11 +86,30 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
     public static ResNet ResNet50(int classes) => new("ResNet50", true, [3, 4, 6, 3], classes);
 
+    /// <summary>He et al.'s ResNet for small images of depth 6n + 2 (8, 14, 20, …): n basic blocks in each of three stages.</summary>
+    public static ResNet Small(int depth, int inputChannels, int classes)
+    {
+        if (depth < 8 || (depth - 2) % 6 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(depth), depth, "a small ResNet has 6n + 2 layers: 8, 14, 20, …");
+        }
+        var n = (depth - 2) / 6;
+        return new($"ResNet{depth}", false, [n, n, n], classes, small: true, inputChannels);
+    }
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = maxpool.forward(functional.relu(bn1.forward(conv1.forward(input))));
-        x = layer4.forward(layer3.forward(layer2.forward(layer1.forward(x))));
+        var x = functional.relu(bn1.forward(conv1.forward(input)));
+        if (_pool)
+        {
+            x = maxpool.forward(x);
+        }
+        x = layer3.forward(layer2.forward(layer1.forward(x)));
+        if (_pool)
+        {
+            x = layer4.forward(x);
+        }
         return fc.forward(avgpool.forward(x).flatten(1)).MoveToOuterDisposeScope();
     }
 

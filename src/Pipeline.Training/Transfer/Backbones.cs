@@ -120,9 +120,9 @@ internal static class Backbones
                 return (transfer.Architecture!, WeightsInput(transfer), StateDictFile.Read(WeightsPath(dataset, weights)));
             case BackboneSource.DatasetExport export:
                 var exported = OpenExport(export, artifactsDirectory);
-                if (!Architectures.IsKnown(exported.Card.Architecture))
+                if (!Architectures.Transferable.Contains(exported.Card.Architecture))
                 {
-                    throw new PipelineException($"transfer.fine_tune trains one of our architectures ({string.Join(", ", Architectures.Names)}); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
+                    throw new PipelineException($"transfer.fine_tune trains one of these architectures ({string.Join(", ", Architectures.Transferable)}); {transfer.From}'s export is a {exported.Card.Architecture}", exported.Folder);
                 }
                 return (exported.Card.Architecture, exported.Card.Input, StateDictFile.Read(exported.WeightsPath));
             default:

@@ -18,6 +18,8 @@ public sealed class OnnxExporterTests
     [Theory]
     [InlineData("cnn", 1, 16)]
     [InlineData("cnn", 3, 20)]
+    [InlineData("resnet8", 1, 28)]
+    [InlineData("resnet20", 3, 32)]
     [InlineData("resnet18", 3, 32)]
     [InlineData("resnet50", 3, 32)]
     public void Onnx_graph_agrees_with_TorchSharp_on_every_probability(string architecture, int channels, int size)
@@ -87,6 +89,35 @@ public sealed class OnnxExporterTests
         using var expected = ours.forward(images);
         using var actual = theirs.forward(images);
         Assert.True(expected.allclose(actual, rtol: 1e-5, atol: 1e-5));
+    }
+
+    /// <summary>
+    /// The small ResNets' safetensors hold TorchVision's parameter names for the same roles ("conv1", "layer2.0.downsample.1",
+    /// "fc"), only three stages of them, and load by name, strictly, into a fresh model with the same outputs.
+    /// </summary>
+    [Fact]
+    public void Safetensors_of_a_small_resnet_load_by_name_into_a_fresh_one_with_the_same_outputs()
+    {
+        using var dir = new TempDirectory();
+        torch.manual_seed(6);
+        using var ours = Trained("resnet14", 1, 28, 10);
+        var path = dir.Combine("model.safetensors");
+        ours.save_safetensors(path);
+
+        var names = ours.state_dict().Keys.ToList();
+        Assert.Contains("layer3.1.conv2.weight", names);
+        Assert.Contains("layer2.0.downsample.1.running_var", names);
+        Assert.DoesNotContain(names, n => n.StartsWith("layer4.", StringComparison.Ordinal));
+        Assert.Equal(new long[] { 16, 1, 3, 3 }, ours.state_dict()["conv1.weight"].shape);
+        using var fresh = ModelFactory.Create(new TrainParameters { Model = "resnet14", Channels = 1, InputSize = 28 }, 10);
+        fresh.load_safetensors(path, strict: true);
+        fresh.eval();
+
+        using var noGrad = torch.no_grad();
+        using var images = torch.randn(2, 1, 28, 28);
+        using var expected = ours.forward(images);
+        using var actual = fresh.forward(images);
+        Assert.True(expected.allclose(actual, rtol: 0, atol: 0));
     }
 
     /// <summary>A model in evaluation mode whose batch-norm statistics have moved off their defaults, as after training.</summary>
