@@ -20,7 +20,8 @@ train() { # name [VAR=VALUE...]: environment for the training
   shift
   rm -rf "$work/$name"
   mkdir -p "$work/$name" && cp -r "$work/records/." "$work/$name/"
-  env "$@" "$pipeline" run train --only --artifacts "$work/$name" --cache off \
+  # On cores 0 and 1 whatever the machine has, so that two at once share them.
+  env "$@" taskset -c 0,1 "$pipeline" run train --only --artifacts "$work/$name" --cache off --set train.threads=2 \
     --set "train.train_steps=$steps" --set "train.steps_per_eval=$steps" > "$work/$name.log" 2>&1 \
     || { cat "$work/$name.log" >&2; echo "benchmark-sharing: $name failed" >&2; exit 1; }
 }
@@ -42,6 +43,8 @@ for policy in pipeline libgomp short; do
   train "$policy-alone" "${vars[@]}"
   train "$policy-a" "${vars[@]}" & first=$!
   train "$policy-b" "${vars[@]}" & second=$!
-  wait $first; wait $second
+  # A failed first one must not leave the second running while the trap deletes its folder.
+  wait $first || { kill $second 2>/dev/null; wait $second 2>/dev/null; exit 1; }
+  wait $second
   echo "| $label | $(rate $policy-alone) | $(rate $policy-a) | $(rate $policy-b) |"
 done

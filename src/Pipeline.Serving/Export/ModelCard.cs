@@ -132,6 +132,8 @@ public sealed record ModelCard(
 
     private static string WeightsLayout(string architecture) => architecture switch
     {
+        "resnet8" or "resnet14" or "resnet20" => $"the state_dict of this pipeline's {architecture}, He et al.'s small ResNet (a 3x3 stem, three stages of "
+            + "16, 32 and 64 channels, projection shortcuts), with TorchVision's parameter names (conv1, bn1, layer1-layer3, fc)",
         _ when architecture.StartsWith("resnet", StringComparison.Ordinal) => $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))",
         "imagenet-resnet18+linear" => "the trained head only: the state_dict of torch.nn.Linear(512, len(classes)) over the 512-value bottleneck of the "
             + "ImageNet ResNet-18 in the NuGet package microsoft.ml.dnnimagefeaturizer.resnet18 0.23.1; model.onnx holds the whole model",

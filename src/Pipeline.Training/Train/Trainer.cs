@@ -110,9 +110,10 @@ public sealed class Trainer
             Exchange = Parallel is null ? null : Parallel.AverageGradients,
             AfterStep = (step, window) =>
             {
+                sinceLogged.Add(window);
                 if (step % TensorBoardEvery == 0 || step == _p.TrainSteps)
                 {
-                    var (loss, accuracy) = sinceLogged.Take(window);
+                    var (loss, accuracy) = sinceLogged.Take();
                     _log.Stepped(step, loss, accuracy, schedule.At(step - 1));
                 }
                 // Every rank takes the same number of images a step: the job's rate is this rank's times the ranks.

@@ -21,7 +21,7 @@ public sealed class SlurmTrainTests : IDisposable
         var path = _dir.Combine($"datasets/{dataset}/dataset.json");
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         json["train"] = JsonNode.Parse("""
-            { "input_size": 12, "batch_size": 8, "train_steps": 16, "steps_per_eval": 8, "threads": 1, "distributed": { "processes": 2, "launcher": "srun" } }
+            { "input_size": 12, "batch_size": 8, "train_steps": 16, "steps_per_eval": 8, "threads": 1, "distributed": { "processes": 2, "launcher": "mpirun" } }
             """);
         File.WriteAllText(path, json.ToJsonString());
         var pipeline = Path.Combine(AppContext.BaseDirectory, "pipeline");
@@ -34,15 +34,15 @@ public sealed class SlurmTrainTests : IDisposable
             var started = await ChildProcess.RunAsync(script, ["start", cluster], TimeSpan.FromMinutes(2));
             Assert.True(started.ExitCode == 0, started.Out + started.Error);
 
-            var (exitCode, output, error) = await ChildProcess.RunAsync(pipeline, Build("srun"), TimeSpan.FromMinutes(4),
+            var (exitCode, output, error) = await ChildProcess.RunAsync(pipeline, Build("srun", "--set", "train.distributed.launcher=srun"), TimeSpan.FromMinutes(4),
                 new Dictionary<string, string> { ["SLURM_CONF"] = Path.Combine(cluster, "slurm.conf") });
 
             Assert.True(exitCode == 0, output + error);
             Assert.Contains("starting 2 processes: srun --mpi=pmix --ntasks 2 --kill-on-bad-exit=1 ", output, StringComparison.Ordinal);
             Assert.Contains("step 16: eval loss", output, StringComparison.Ordinal);
 
-            // The same training as a batch job (build/deploy/slurm/train.sbatch): the stage's srun takes its 2 ranks
-            // from the job's allocation.
+            // The same training as a batch job (build/deploy/slurm/train.sbatch, which sets the launcher to srun over
+            // the dataset's mpirun): the stage's srun takes its 2 ranks from the job's allocation.
             var batch = await ChildProcess.RunAsync("sbatch",
                 ["--parsable", "--wait", "--ntasks=2", "--chdir", _dir.Path, "--output", _dir.Combine("train.out"),
                     Path.Combine(Repository.Root, "build/deploy/slurm/train.sbatch")],
@@ -65,7 +65,7 @@ public sealed class SlurmTrainTests : IDisposable
             await ChildProcess.RunAsync(script, ["stop", cluster], TimeSpan.FromMinutes(1));
         }
 
-        var mpirun = await ChildProcess.RunAsync(pipeline, Build("mpirun", "--set", "train.distributed.launcher=mpirun"), TimeSpan.FromMinutes(4),
+        var mpirun = await ChildProcess.RunAsync(pipeline, Build("mpirun"), TimeSpan.FromMinutes(4),
             new Dictionary<string, string> { ["OMPI_ALLOW_RUN_AS_ROOT"] = "1", ["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1" });
         Assert.True(mpirun.ExitCode == 0, mpirun.Out + mpirun.Error);
         Assert.Equal(File.ReadAllBytes(_dir.Combine($"mpirun/{dataset}/train/model.bin")), File.ReadAllBytes(_dir.Combine($"srun/{dataset}/train/model.bin")));
