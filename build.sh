@@ -225,6 +225,9 @@ if [ "$target" = "Test" ]; then
   fi
   # The test fails, rather than skips, without nginx.
   export PIPELINE_REQUIRE_NGINX=1
+  # Tests run side by side on the cores: libtorch's OpenMP threads sleep when they wait instead of spinning, which
+  # starves the others (README, "Sharing cores"; a build alone keeps libgomp's default, which is faster alone).
+  export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
   # Chromium, the real browser the report is checked in (headless: the page's DOM, a screenshot, its console).
   if ! command -v chromium >/dev/null 2>&1; then
     if is_root && command -v apt-get >/dev/null 2>&1; then

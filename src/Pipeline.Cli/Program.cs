@@ -6,12 +6,7 @@ namespace Pipeline.Cli;
 /// <summary>The pipeline command's entry point, callable in-process by the tests.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
-    {
-        // Before anything loads libtorch, whose OpenMP reads its wait policy once, when it loads.
-        Core.Engine.NativeEnvironment.PreferSleepingOpenMpThreads();
-        return Create().Parse(args).Invoke();
-    }
+    public static int Main(string[] args) => Create().Parse(args).Invoke();
 
     /// <summary>The root command with every subcommand.</summary>
     public static RootCommand Create()
