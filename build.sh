@@ -200,14 +200,20 @@ fi
 
 # train.distributed with 2 or more processes: the ranks call Debian's Open MPI (libmpi.so.40), and the mpirun launcher
 # is its mpirun. Only for the targets that train.
-if [ -n "$needs_torch" ] && dataset_reads '"processes": *([2-9]|[1-9][0-9]+)' && { [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; }; then
-  if is_root && command -v apt-get >/dev/null 2>&1; then
-    echo "build.sh: installing openmpi-bin and libopenmpi-dev: $dataset trains on several MPI processes"
-    apt_install --no-install-recommends openmpi-bin libopenmpi-dev
-  else
-    echo "build.sh: $dataset trains on several MPI processes; install Open MPI with: sudo apt-get install openmpi-bin libopenmpi-dev" >&2
-    exit 1
+# ensure_open_mpi WHY: Debian's openmpi-bin and libopenmpi-dev, installed as root or asked for; WHY says who needs them.
+ensure_open_mpi() {
+  if [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; then
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+      echo "build.sh: installing openmpi-bin and libopenmpi-dev: $1"
+      apt_install --no-install-recommends openmpi-bin libopenmpi-dev
+    else
+      echo "build.sh: $1; install Open MPI with: sudo apt-get install openmpi-bin libopenmpi-dev" >&2
+      exit 1
+    fi
   fi
+}
+if [ -n "$needs_torch" ] && dataset_reads '"processes": *([2-9]|[1-9][0-9]+)'; then
+  ensure_open_mpi "$dataset trains on several MPI processes"
 fi
 
 # --- nginx, the real server the remote-cache test shares builds through (WebDAV PUT) -----------------------
@@ -252,15 +258,7 @@ if [ "$target" = "Test" ]; then
   fi
   export PIPELINE_REQUIRE_GRPCIO=1
   # Open MPI (Debian's openmpi-bin and libopenmpi-dev): the MPI tests run jobs of two ranks with mpirun.
-  if [ ! -x /usr/bin/mpirun ] || ! dpkg -s libopenmpi-dev >/dev/null 2>&1; then
-    if is_root && command -v apt-get >/dev/null 2>&1; then
-      echo "build.sh: installing openmpi-bin and libopenmpi-dev for the MPI tests"
-      apt_install --no-install-recommends openmpi-bin libopenmpi-dev
-    else
-      echo "build.sh: the tests need Open MPI (the MPI tests); install it with: sudo apt-get install openmpi-bin libopenmpi-dev" >&2
-      exit 1
-    fi
-  fi
+  ensure_open_mpi "the MPI tests run jobs of two ranks"
   export PIPELINE_REQUIRE_MPI=1
   # Slurm and munge (Debian's slurm-wlm, munge): the Records job-array test starts a one-node cluster of its own
   # (tests/Pipeline.Cli.Tests/TestSupport/slurm-cluster.sh) and stops it; the packaged services are not started.
