@@ -60,7 +60,9 @@ public sealed class MpiCommandTests
         var (exitCode, output, error) = await MpiRun.RunAsync(2, Path.Combine(AppContext.BaseDirectory, "pipeline"),
             ["mpi", "equivalence", "--steps", "2", "--out", Path.Combine(dir.WriteText("a-file", "not a folder"), "weights.bin")], TimeSpan.FromMinutes(2));
 
+        // Ending at all is the point (a hang runs past the timeout and throws). The rank says why itself; Open MPI's own
+        // "MPI_ABORT was invoked" banner is not asserted, as mpirun sometimes exits before it is printed.
         Assert.True(exitCode != 0, $"exit 0: {output} {error}");
-        Assert.Contains("MPI_ABORT was invoked on rank 0", output + error, StringComparison.Ordinal);
+        Assert.Matches("rank 0: error: .*a-file", output + error);
     }
 }
