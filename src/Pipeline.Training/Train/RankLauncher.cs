@@ -13,6 +13,29 @@ namespace Pipeline.Training.Train;
 /// </summary>
 internal static class RankLauncher
 {
+    /// <summary>Hosts, host files and slot policies given to mpirun: with none of these the job runs on this machine.</summary>
+    private static readonly string[] HostOptions = ["--host", "-H", "-host", "--hostfile", "-hostfile", "--machinefile", "-machinefile", "--default-hostfile", "--oversubscribe", "--nooversubscribe"];
+
+    /// <summary>mpirun's arguments before the program.</summary>
+    internal static string[] MpirunArguments(Core.Datasets.DistributedParameters distributed)
+    {
+        var given = distributed.LauncherArgs;
+        return
+        [
+            "-np", distributed.Processes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // Unbound: Open MPI would otherwise pin each of 2 ranks to one core, whatever threads each is given.
+            .. given.Contains("--bind-to") ? [] : (string[])["--bind-to", "none"],
+            // On this machine, however it counts its cores: Open MPI gives one slot per physical core, so a 2-vCPU
+            // virtual machine whose vCPUs are one core's two hardware threads would refuse 2 ranks.
+            .. given.Any(HostOptions.Contains) ? [] : (string[])["--oversubscribe"],
+            .. given,
+        ];
+    }
+
+    /// <summary>srun's arguments before the program.</summary>
+    private static string[] SrunArguments(Core.Datasets.DistributedParameters distributed) =>
+        ["--mpi=pmix", "--ntasks", distributed.Processes.ToString(System.Globalization.CultureInfo.InvariantCulture), "--kill-on-bad-exit=1", .. distributed.LauncherArgs];
+
     public static void Run(TrainJob job, string jobFile, StageRun run)
     {
         var distributed = job.Train.Distributed;
@@ -21,11 +44,7 @@ internal static class RankLauncher
         try
         {
             var (program, prefix) = RankProgram();
-            var processes = distributed.Processes.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            string[] launch = launcher == "srun"
-                ? ["--mpi=pmix", "--ntasks", processes, "--kill-on-bad-exit=1", .. distributed.LauncherArgs]
-                // Unbound: Open MPI would otherwise pin each of 2 ranks to one core, whatever threads each is given.
-                : ["-np", processes, .. distributed.LauncherArgs.Contains("--bind-to") ? [] : (string[])["--bind-to", "none"], .. distributed.LauncherArgs];
+            var launch = launcher == "srun" ? SrunArguments(distributed) : MpirunArguments(distributed);
             var start = new ProcessStartInfo(launcher) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var argument in (string[])[.. launch, program, .. prefix, "train-rank", "--job", jobFile])
             {
