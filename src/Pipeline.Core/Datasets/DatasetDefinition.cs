@@ -23,6 +23,13 @@ public sealed record DatasetDefinition
 
     public EvaluateParameters Evaluate { get; init; } = new();
 
+    /// <summary>How the trained network predicts; absent (the network alone) keeps the fingerprints of datasets written before it.</summary>
+    public InferenceParameters? Inference { get; init; }
+
+    /// <summary>Whether predictions average each image and its mirror image (inference.flip).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool FlipAtInference => Inference?.Flip ?? false;
+
     public ExportParameters Export { get; init; } = new();
 
     public SmokeParameters Smoke { get; init; } = new();

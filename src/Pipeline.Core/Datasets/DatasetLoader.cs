@@ -258,6 +258,8 @@ public static partial class DatasetLoader
             "smoke.accuracy_tolerance and smoke.max_probability_difference are fractions from 0 to 1");
         Require(d.Smoke.MaxProbabilityDifference is >= 0 and <= 1, "smoke.max_probability_difference",
             "smoke.accuracy_tolerance and smoke.max_probability_difference are fractions from 0 to 1");
+        Require(!d.FlipAtInference || d.Transfer is null, "inference.flip",
+            "inference.flip is true, but a transferred model is measured on the cached bottlenecks of the images as they are; leave it out");
         Require(d.Evaluate.BatchSize >= 1, "evaluate.batch_size", $"evaluate.batch_size is {d.Evaluate.BatchSize}; it must be at least 1");
 
         var splits = DeclaredSplits(d.Source);

@@ -3,7 +3,7 @@ namespace Pipeline.Core.Datasets;
 /// <summary>The "train" section of dataset.json: the model, its input, and how to train it.</summary>
 public sealed record TrainParameters
 {
-    /// <summary>"cnn" (a small network trained from scratch), a small ResNet for small images ("resnet8", "resnet14", "resnet20": He et al.'s 6n + 2 layers, 16-32-64 channels), or TorchVision's "resnet18", "resnet34", "resnet50".</summary>
+    /// <summary>"cnn" (the labs' two-convolution network), "vgg7" (five 3×3 convolutions and two linear layers, for small images on CPUs), a small ResNet for small images ("resnet8", "resnet14", "resnet20": He et al.'s 6n + 2 layers, 16-32-64 channels), or TorchVision's "resnet18", "resnet34", "resnet50".</summary>
     public string Model { get; init; } = "cnn";
 
     /// <summary>Images are resized to this square size (pixels) before augmentation.</summary>

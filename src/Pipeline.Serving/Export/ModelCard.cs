@@ -15,13 +15,15 @@ namespace Pipeline.Serving.Export;
 /// <param name="Input">Channels, size and normalization the graph's input expects.</param>
 /// <param name="Metrics">The evaluated metrics the export was gated on: accuracy, top-5 accuracy, loss, examples, split.</param>
 /// <param name="Lineage">Fingerprints of the stages (and the checkpoint) it was built from.</param>
+/// <param name="Flip">The graph averages each image's logits with its mirror image's (inference.flip); the weights alone do not.</param>
 public sealed record ModelCard(
     string Dataset,
     string Architecture,
     IReadOnlyList<string> Classes,
     InputSpec Input,
     JsonObject Metrics,
-    JsonObject Lineage)
+    JsonObject Lineage,
+    bool Flip = false)
 {
     /// <summary>Names this layout; a reader refuses a card of another format rather than guess.</summary>
     public const string Format = "pipeline-export/1";
@@ -32,7 +34,23 @@ public sealed record ModelCard(
     public const string OnnxInput = "input";
     public const string OnnxOutput = "probabilities";
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var json = Body();
+        if (Flip)
+        {
+            // Written only when set, so that a card without it reads as before.
+            json["inference"] = new JsonObject
+            {
+                ["flip"] = true,
+                ["note"] = "model.onnx averages the logits of each image and of its mirror image (left-right) before the softmax; "
+                    + "the weights alone, run on the image, answer without that average",
+            };
+        }
+        return json;
+    }
+
+    private JsonObject Body() => new()
     {
         ["format"] = Format,
         ["dataset"] = Dataset,
@@ -124,7 +142,8 @@ public sealed record ModelCard(
             classes,
             spec,
             json["metrics"] as JsonObject ?? [],
-            json["lineage"] as JsonObject ?? []);
+            json["lineage"] as JsonObject ?? [],
+            json["inference"]?["flip"] is JsonValue flip && flip.GetValueKind() == JsonValueKind.True);
     }
 
     /// <summary>The double a float was written as in dataset.json (0.286, not 0.28600001335144043).</summary>
@@ -134,6 +153,8 @@ public sealed record ModelCard(
     {
         "resnet8" or "resnet14" or "resnet20" => $"the state_dict of this pipeline's {architecture}, He et al.'s small ResNet (a 3x3 stem, three stages of "
             + "16, 32 and 64 channels, projection shortcuts), with TorchVision's parameter names (conv1, bn1, layer1-layer3, fc)",
+        "vgg7" => "the state_dict of this pipeline's vgg7: five 3x3 convolutions without bias (conv1-conv5) of 24, 48, 48, 96 and 96 channels, each with "
+            + "batch norm (bn1-bn5) and ReLU, 2x2 max pooling after conv1 and conv3, flattened, then fc1 (256 units, ReLU) and fc2",
         _ when architecture.StartsWith("resnet", StringComparison.Ordinal) => $"the state_dict of torchvision.models.{architecture}(num_classes=len(classes))",
         "imagenet-resnet18+linear" => "the trained head only: the state_dict of torch.nn.Linear(512, len(classes)) over the 512-value bottleneck of the "
             + "ImageNet ResNet-18 in the NuGet package microsoft.ml.dnnimagefeaturizer.resnet18 0.23.1; model.onnx holds the whole model",

@@ -39,7 +39,7 @@ internal static class EvaluateRunner
         {
             var data = new RecordPipeline(records.ShardPaths(split), card.Input,
                 new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
-            metrics = Measure(card, weights, labels.Count, data, run.Cancellation, mistakes);
+            metrics = Measure(card, weights, labels.Count, data, context.Dataset.FlipAtInference, run.Cancellation, mistakes);
             mistakesJson = mistakes.ToJson(data.EpochOrder(0, shuffle: false, run.Cancellation), labels.Labels, split);
         }
 
@@ -54,10 +54,25 @@ internal static class EvaluateRunner
             ["checkpoint"] = ContentHash.OfFile(Path.Combine(trainFolder, TrainedModel.WeightsName)),
         };
         var history = HistoryJson.Read(Path.Combine(trainFolder, TrainedModel.HistoryName));
-        // Beside the test figures: the held-out split training was judged on (validation, where there is one), at its
-        // last evaluation, so a choice made on validation can be read against the test split it never saw.
+        // Beside the test figures: the held-out split training was judged on (validation, where there is one), so a
+        // choice made on validation can be read against the test split it never saw. The model itself is measured on
+        // it, as it predicts (inference.flip included); a transferred head's figure is training's last evaluation.
         var heldOut = records.HeldOutSplit(context.Dataset.Transfer?.EvalSplit ?? context.Dataset.Train.EvalSplit);
-        if (history.Count > 0)
+        ClassificationMetrics? heldOutMetrics = null;
+        if (heldOut != split && !Transfer.TransferHead.IsTransfer(card.Architecture))
+        {
+            var heldOutData = new RecordPipeline(records.ShardPaths(heldOut), card.Input,
+                new PipelineOptions(context.Dataset.Evaluate.BatchSize, 1, 0, null, Workers: 1));
+            heldOutMetrics = Measure(card, weights, labels.Count, heldOutData, context.Dataset.FlipAtInference, run.Cancellation);
+            extra["held_out"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["split"] = heldOut,
+                ["accuracy"] = Math.Round(heldOutMetrics.Accuracy, 6),
+                ["loss"] = Math.Round(heldOutMetrics.MeanLoss, 6),
+                ["examples"] = heldOutMetrics.ExampleCount,
+            };
+        }
+        else if (history.Count > 0)
         {
             var last = history[^1];
             extra["held_out"] = new System.Text.Json.Nodes.JsonObject
@@ -80,7 +95,12 @@ internal static class EvaluateRunner
         {
             run.Log($"  {line}");
         }
-        if (history.Count > 0 && heldOut != split)
+        if (heldOutMetrics is not null)
+        {
+            run.Log(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"  {heldOut}: accuracy {100 * heldOutMetrics.Accuracy:F2}% on {heldOutMetrics.ExampleCount:N0} examples, mean loss {heldOutMetrics.MeanLoss:F4}"));
+        }
+        else if (history.Count > 0 && heldOut != split)
         {
             run.Log(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"  {heldOut} accuracy at training's last evaluation (step {history[^1].Step}): {100 * history[^1].EvalAccuracy:F2}%"));
@@ -103,7 +123,8 @@ internal static class EvaluateRunner
 
     /// <summary>Runs the saved model over every example of the split and accumulates its predictions.</summary>
     /// <param name="mistakes">Also collects the most confidently wrong examples, when given.</param>
-    public static ClassificationMetrics Measure(TrainedModel card, string weights, int classes, RecordPipeline data, CancellationToken cancellation, Mistakes? mistakes = null)
+    /// <param name="flip">Average each image's logits with its mirror image's (inference.flip).</param>
+    public static ClassificationMetrics Measure(TrainedModel card, string weights, int classes, RecordPipeline data, bool flip, CancellationToken cancellation, Mistakes? mistakes = null)
     {
         var architecture = new TrainParameters { Model = card.Architecture, Channels = card.Channels, InputSize = card.InputSize };
         using var model = ModelFactory.Create(architecture, classes);
@@ -117,7 +138,7 @@ internal static class EvaluateRunner
             using (var scope = NewDisposeScope())
             {
                 var (images, _) = batch.ToTensors();
-                var logits = model.forward(images).contiguous().data<float>().ToArray();
+                var logits = Inference.Logits(model, images, flip).contiguous().data<float>().ToArray();
                 accumulator.Add(logits, batch.Labels.AsSpan(0, batch.Count));
                 mistakes?.Add(logits, batch.Labels.AsSpan(0, batch.Count));
             }

@@ -30,9 +30,10 @@ public sealed class EvaluateStage : IStage, IReportsMetrics
 
     /// <summary>
     /// 2: eval/mistakes.json, the most confidently wrong examples with their images, for the report. 3: metrics.json's
-    /// held_out, training's last evaluation beside the test split's figures.
+    /// held_out, training's last evaluation beside the test split's figures. 4: held_out measured here, on the model
+    /// as it predicts, rather than read from training's history.
     /// </summary>
-    public int ImplementationVersion => 3;
+    public int ImplementationVersion => 4;
 
     private string TrainFolder => Path.Combine(_context.ArtifactsDirectory, TrainStage.Output);
 
@@ -48,13 +49,24 @@ public sealed class EvaluateStage : IStage, IReportsMetrics
                 // A transferred head is measured on the bottlenecks; any other model (a fine-tuned one too) on the records.
                 StageInput.OutputsOf(_context.Dataset.Transfer is { FineTune: null } ? Transfer.BottlenecksStage.Outputs : RecordsStage.Outputs, artifacts),
             ],
-            new JsonObject
-            {
-                ["evaluate"] = JsonSerializer.SerializeToNode(_context.Dataset.Evaluate, DatasetLoader.Options),
-                // The plots' titles name the dataset: a copy under another name must not restore them from the run-cache.
-                ["dataset"] = _context.Dataset.Name,
-            },
+            Parameters(_context.Dataset),
             [Output]);
+    }
+
+    /// <summary>The parameters Evaluate's fingerprint covers: evaluate, the dataset's name, and inference when the dataset has it.</summary>
+    internal static JsonObject Parameters(DatasetDefinition dataset)
+    {
+        var parameters = new JsonObject
+        {
+            ["evaluate"] = JsonSerializer.SerializeToNode(dataset.Evaluate, DatasetLoader.Options),
+            // The plots' titles name the dataset: a copy under another name must not restore them from the run-cache.
+            ["dataset"] = dataset.Name,
+        };
+        if (dataset.Inference is { } inference)
+        {
+            parameters["inference"] = JsonSerializer.SerializeToNode(inference, DatasetLoader.Options);
+        }
+        return parameters;
     }
 
     /// <summary>From eval/metrics.json: accuracy, top-5 accuracy, mean loss, the split and its size.</summary>

@@ -39,7 +39,7 @@ internal static class ExportRunner
         }
         var input = trained.Input;
         var weightsPath = Path.Combine(stage.TrainFolder, TrainedModel.WeightsName);
-        var card = new ModelCard(context.Dataset.Name, trained.Architecture, trained.Classes, input, metrics, Lineage(context, weightsPath));
+        var card = new ModelCard(context.Dataset.Name, trained.Architecture, trained.Classes, input, metrics, Lineage(context, weightsPath), context.Dataset.FlipAtInference);
 
         var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal)
         {
@@ -68,7 +68,7 @@ internal static class ExportRunner
             using var model = ModelFactory.Create(architecture, labels.Count);
             model.load(weightsPath);
             model.eval();
-            var onnx = OnnxExporter.Export(trained.Architecture, model.state_dict(), input, labels.Count, Metadata(card));
+            var onnx = OnnxExporter.Export(trained.Architecture, model.state_dict(), input, labels.Count, Metadata(card), card.Flip);
             files[ModelCard.OnnxFile] = onnx.ToByteArray();
             model.save_safetensors(safetensors);
         }

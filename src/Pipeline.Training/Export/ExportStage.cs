@@ -47,7 +47,7 @@ public sealed class ExportStage : IStage
             StageInput.OutputsOf(TrainStage.Outputs, _context.ArtifactsDirectory, TrainedModel.WeightsName, TrainedModel.CardName),
             StageInput.OutputsOf(EvaluateStage.Outputs, _context.ArtifactsDirectory),
         ],
-        new JsonObject { ["export"] = JsonSerializer.SerializeToNode(_context.Dataset.Export, DatasetLoader.Options) },
+        Parameters(_context.Dataset),
         [Output])
     {
         // The output keeps the versions already exported, which no fingerprint covers.
@@ -55,6 +55,17 @@ public sealed class ExportStage : IStage
     };
 
     public void Run(StageRun run) => ExportRunner.Run(_context, run, this);
+
+    /// <summary>The parameters Export's fingerprint covers: export, and inference when the dataset has it (the graph does what it says).</summary>
+    internal static JsonObject Parameters(DatasetDefinition dataset)
+    {
+        var parameters = new JsonObject { ["export"] = JsonSerializer.SerializeToNode(dataset.Export, DatasetLoader.Options) };
+        if (dataset.Inference is { } inference)
+        {
+            parameters["inference"] = JsonSerializer.SerializeToNode(inference, DatasetLoader.Options);
+        }
+        return parameters;
+    }
 
     /// <summary>The version export/latest names, or null while there is none (or it is unreadable: then SmokePredict says why).</summary>
     private static int? LatestOrNull(string folder)

@@ -32,20 +32,38 @@ internal sealed class OnnxExporter
     /// <param name="architecture">One of <see cref="Architectures.Names"/>.</param>
     /// <param name="weights">The model's state dict, by TorchSharp's (and TorchVision's) parameter names.</param>
     /// <param name="metadata">Written into the model's metadata_props (dataset, classes, lineage).</param>
+    /// <param name="flip">
+    /// inference.flip: the network runs once on the batch and its mirror images side by side (Concat of the input and
+    /// its Slice with step −1 along the width), and the two halves' logits are averaged before the softmax.
+    /// </param>
     /// <exception cref="PipelineException">A weight the architecture needs is missing, or one is left over.</exception>
     public static ModelProto Export(string architecture, IReadOnlyDictionary<string, Tensor> weights, InputSpec input, int classes,
-        IEnumerable<KeyValuePair<string, string>> metadata)
+        IEnumerable<KeyValuePair<string, string>> metadata, bool flip = false)
     {
         var exporter = new OnnxExporter(weights, architecture);
-        var x = exporter._graph.Input(ModelCard.OnnxInput, "batch", input.Channels, input.Size, input.Size);
+        var graph = exporter._graph;
+        var x = graph.Input(ModelCard.OnnxInput, "batch", input.Channels, input.Size, input.Size);
+        if (flip)
+        {
+            var mirrored = graph.Node("Slice", [x, graph.Int64s("flip_starts", -1), graph.Int64s("flip_ends", long.MinValue),
+                graph.Int64s("flip_axes", 3), graph.Int64s("flip_steps", -1)], exporter.Next("mirror"));
+            x = graph.Node("Concat", [x, mirrored], exporter.Next("both"), OnnxGraph.Int("axis", 0));
+        }
         var logits = architecture switch
         {
             "cnn" => exporter.SmallCnn(x),
+            "vgg7" => exporter.Vgg7(x),
             "resnet18" or "resnet34" or "resnet50" => exporter.ResNet(x, small: false),
             "resnet8" or "resnet14" or "resnet20" => exporter.ResNet(x, small: true),
             _ => throw new PipelineException($"cannot export architecture \"{architecture}\" to ONNX; supported: {string.Join(", ", Architectures.Names)}"),
         };
-        exporter._graph.Node("Softmax", [logits], ModelCard.OnnxOutput, OnnxGraph.Int("axis", 1));
+        if (flip)
+        {
+            // [2·batch, classes] → [2, batch, classes] → the mean of the two halves.
+            var halves = graph.Node("Reshape", [logits, graph.Int64s("flip_halves", 2, -1, classes)], exporter.Next("halves"));
+            logits = graph.Node("ReduceMean", [halves], exporter.Next("mean"), OnnxGraph.Ints("axes", 0), OnnxGraph.Int("keepdims", 0));
+        }
+        graph.Node("Softmax", [logits], ModelCard.OnnxOutput, OnnxGraph.Int("axis", 1));
         exporter._graph.Output(ModelCard.OnnxOutput, "batch", classes);
         exporter.CheckAllUsed();
         return exporter._graph.ToModel("pipeline", typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0", metadata);
@@ -59,6 +77,16 @@ internal sealed class OnnxExporter
         x = _graph.Node("Flatten", [x], Next("flatten"), OnnxGraph.Int("axis", 1));
         x = Relu(Linear(x, "fc1"));
         return Linear(x, "fc2");
+    }
+
+    /// <summary>Vgg7.forward: conv-bn-relu ×5 with max pooling after the first and third, then fc1-relu-fc2.</summary>
+    private string Vgg7(string x)
+    {
+        string Block(string input, int n) => Relu(BatchNorm(Conv(input, $"conv{n}", stride: 1), $"bn{n}"));
+        x = MaxPool(Block(x, 1), kernel: 2, stride: 2, pad: 0);
+        x = MaxPool(Block(Block(x, 2), 3), kernel: 2, stride: 2, pad: 0);
+        x = _graph.Node("Flatten", [Block(Block(x, 4), 5)], Next("flatten"), OnnxGraph.Int("axis", 1));
+        return Linear(Relu(Linear(x, "fc1")), "fc2");
     }
 
     /// <summary>

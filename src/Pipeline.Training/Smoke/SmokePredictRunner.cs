@@ -166,7 +166,8 @@ internal static class SmokePredictRunner
     }
 
     /// <summary>
-    /// The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits. For a
+    /// The same images through TorchSharp: the exported safetensors in our model class, softmax of its logits (averaged
+    /// with the mirror image's where the card says the graph does). For a
     /// transferred model, the way it was trained: each image's bottleneck from the backbone alone, then the head.
     /// </summary>
     private static float[] TorchSharpProbabilities(StageContext context, ExportedModel exported, IReadOnlyList<SampleImage> sample)
@@ -190,7 +191,7 @@ internal static class SmokePredictRunner
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
         var images = torch.tensor(input, [sample.Count, card.Input.Channels, card.Input.Size, card.Input.Size]);
-        return nn.functional.softmax(model.forward(images), 1).contiguous().data<float>().ToArray();
+        return nn.functional.softmax(Inference.Logits(model, images, card.Flip), 1).contiguous().data<float>().ToArray();
     }
 
     private static float[] TransferProbabilities(StageContext context, ExportedModel exported, IReadOnlyList<SampleImage> sample)

@@ -29,7 +29,7 @@ public sealed class DatasetLoaderTests : IDisposable
     {
         var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "trian": {} }""");
 
-        Assert.Contains("unknown key \"trian\" in the top level; known keys: $schema, description, evaluate, export, labels, name, records, smoke, source, train, transfer", error.Message);
+        Assert.Contains("unknown key \"trian\" in the top level; known keys: $schema, description, evaluate, export, inference, labels, name, records, smoke, source, train, transfer", error.Message);
     }
 
     [Fact]
@@ -51,6 +51,15 @@ public sealed class DatasetLoaderTests : IDisposable
         var error = LoadFails($$"""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { {{transfer}} } }""");
 
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Flip_at_inference_is_refused_for_a_head_measured_on_cached_bottlenecks_naming_the_field()
+    {
+        var error = LoadFails("""{ "name": "x", "source": { "kind": "csv", "splits": { "train": "t.csv" } }, "transfer": { "from": "imagenet-resnet18" }, "inference": { "flip": true } }""");
+
+        Assert.Contains("inference.flip is true, but a transferred model is measured on the cached bottlenecks", error.Message);
+        Assert.Contains("dataset.json:1:", error.Message);
     }
 
     [Fact]

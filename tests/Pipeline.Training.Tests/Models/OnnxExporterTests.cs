@@ -18,6 +18,8 @@ public sealed class OnnxExporterTests
     [Theory]
     [InlineData("cnn", 1, 16)]
     [InlineData("cnn", 3, 20)]
+    [InlineData("vgg7", 1, 28)]
+    [InlineData("vgg7", 3, 18)]
     [InlineData("resnet8", 1, 28)]
     [InlineData("resnet20", 3, 32)]
     [InlineData("resnet18", 3, 32)]
@@ -45,6 +47,36 @@ public sealed class OnnxExporterTests
         Assert.True(worst <= 1e-4, $"largest difference {worst}");
         // The weights are not trivial: the images are told apart.
         Assert.True(expected.Max() - expected.Min() > 1e-3);
+    }
+
+    [Theory]
+    [InlineData("cnn", 1, 16)]
+    [InlineData("resnet8", 3, 20)]
+    [InlineData("vgg7", 1, 28)]
+    public void With_flip_the_graph_averages_the_logits_of_each_image_and_its_mirror_as_TorchSharp_does(string architecture, int channels, int size)
+    {
+        const int classes = 4;
+        torch.manual_seed(12);
+        using var model = Trained(architecture, channels, size, classes);
+        var input = new InputSpec(channels, size, [0.5f], [0.25f]);
+        var onnx = OnnxExporter.Export(architecture, model.state_dict(), input, classes, [], flip: true).ToByteArray();
+
+        // A ramp across the width makes every image far from its mirror image.
+        using var ramp = torch.linspace(-4, 4, size);
+        using var images = torch.randn(3, channels, size, size) + ramp;
+        float[] flipped, alone;
+        using (torch.no_grad())
+        {
+            using var averaged = nn.functional.softmax(Inference.Logits(model, images, flip: true), 1);
+            using var plain = nn.functional.softmax(Inference.Logits(model, images, flip: false), 1);
+            flipped = averaged.data<float>().ToArray();
+            alone = plain.data<float>().ToArray();
+        }
+        var actual = RunOnnx(onnx, images.data<float>().ToArray(), [3, channels, size, size]);
+
+        Assert.True(flipped.Zip(actual, (e, a) => Math.Abs(e - a)).Max() <= 1e-4);
+        // The mirror image changes the answer, so agreeing above is not agreeing with the network alone.
+        Assert.True(alone.Zip(actual, (e, a) => Math.Abs(e - a)).Max() > 1e-3);
     }
 
     [Fact]
@@ -110,6 +142,31 @@ public sealed class OnnxExporterTests
         Assert.DoesNotContain(names, n => n.StartsWith("layer4.", StringComparison.Ordinal));
         Assert.Equal(new long[] { 16, 1, 3, 3 }, ours.state_dict()["conv1.weight"].shape);
         using var fresh = ModelFactory.Create(new TrainParameters { Model = "resnet14", Channels = 1, InputSize = 28 }, 10);
+        fresh.load_safetensors(path, strict: true);
+        fresh.eval();
+
+        using var noGrad = torch.no_grad();
+        using var images = torch.randn(2, 1, 28, 28);
+        using var expected = ours.forward(images);
+        using var actual = fresh.forward(images);
+        Assert.True(expected.allclose(actual, rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void Safetensors_of_vgg7_name_its_layers_and_load_by_name_into_a_fresh_one_with_the_same_outputs()
+    {
+        using var dir = new TempDirectory();
+        torch.manual_seed(7);
+        using var ours = Trained("vgg7", 1, 28, 10);
+        var path = dir.Combine("model.safetensors");
+        ours.save_safetensors(path);
+
+        var weights = ours.state_dict();
+        Assert.Equal(new long[] { 96, 96, 3, 3 }, weights["conv5.weight"].shape);
+        Assert.Equal(new long[] { 256, 96 * 7 * 7 }, weights["fc1.weight"].shape);
+        Assert.Equal(new long[] { 10, 256 }, weights["fc2.weight"].shape);
+        Assert.Contains("bn5.running_var", weights.Keys);
+        using var fresh = ModelFactory.Create(new TrainParameters { Model = "vgg7", Channels = 1, InputSize = 28 }, 10);
         fresh.load_safetensors(path, strict: true);
         fresh.eval();
 

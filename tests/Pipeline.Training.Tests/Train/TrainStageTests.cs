@@ -81,9 +81,12 @@ public sealed class TrainStageTests : IDisposable
         Assert.Equal(90, metrics["examples"]!.GetValue<long>());
         var heldOut = metrics["held_out"]!;
         Assert.Equal("validation", heldOut["split"]!.GetValue<string>());
-        Assert.Equal(110, heldOut["step"]!.GetValue<int>());
+        // Evaluate measures the final model on it itself: the figure training's last evaluation (step 110) gave.
+        Assert.Equal(110, history[^1].Step);
+        Assert.Equal(48, heldOut["examples"]!.GetValue<int>());
         Assert.Equal(Math.Round(history[^1].EvalAccuracy, 6), heldOut["accuracy"]!.GetValue<double>());
-        Assert.Contains(_log, line => line.Contains("validation accuracy at training's last evaluation (step 110): ", StringComparison.Ordinal));
+        Assert.Equal(history[^1].EvalLoss, heldOut["loss"]!.GetValue<double>(), 5);
+        Assert.Contains(_log, line => line.Contains("validation: accuracy ", StringComparison.Ordinal) && line.Contains("on 48 examples", StringComparison.Ordinal));
         Assert.Contains(_log, line => line.Contains("evaluating on all 48 validation examples", StringComparison.Ordinal));
 
         // train/loss every 50 steps and at the last (50, 100, 110); eval/loss at each evaluation (20, 40, …, 100, 110).
@@ -254,6 +257,23 @@ public sealed class TrainStageTests : IDisposable
         Assert.Equal(["train.learning_rate.base 0.003 → 0.002"], status.Reasons);
         Assert.Contains(_log, line => line.Contains("starting fresh", StringComparison.Ordinal));
         Assert.Contains(_log, line => line.Contains("trained 60 steps", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Vgg7_learns_the_generated_dataset_reading_one_channel()
+    {
+        var name = ShapesDataset.Write(_dir);
+        SetTrain(name, "\"model\": \"cnn\"", "\"model\": \"vgg7\"");
+        SetTrain(name, "\"learning_rate\": { \"base\": 0.003, \"schedule\": \"cosine\" }",
+            "\"optimizer\": { \"name\": \"sgd\", \"nesterov\": true }, \"learning_rate\": { \"base\": 0.05, \"schedule\": \"cosine\", \"warmup_steps\": 5 }, \"label_smoothing\": 0.1");
+        var pipeline = Open(name);
+
+        Build(pipeline, "evaluate");
+
+        var card = TrainedModel.Read(Path.Combine(pipeline.ArtifactsDirectory, TrainStage.Output));
+        Assert.Equal(("vgg7", 1, 16), (card.Architecture, card.Channels, card.InputSize));
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(pipeline.ArtifactsDirectory, EvaluateStage.Output, EvaluateStage.MetricsName)))!;
+        Assert.True(metrics["accuracy"]!.GetValue<double>() >= 0.9, metrics.ToJsonString());
     }
 
     [Fact]
