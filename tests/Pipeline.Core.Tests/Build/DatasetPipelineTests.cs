@@ -468,7 +468,10 @@ public sealed class DatasetPipelineTests : IDisposable
         WriteIdxSubset(_dir.Combine("fm/train-labels-idx1-ubyte"), labels, count, 0x801, [count]);
         var definition = File.ReadAllText(Path.Combine(Repository.Root, "datasets/fashion-mnist/dataset.json"))
             .Replace($"{source}/train-images-idx3-ubyte.gz", "../../fm/train-images-idx3-ubyte")
-            .Replace($"{source}/train-labels-idx1-ubyte.gz", "../../fm/train-labels-idx1-ubyte");
+            .Replace($"{source}/train-labels-idx1-ubyte.gz", "../../fm/train-labels-idx1-ubyte")
+            // The default's validation split is the first 500 of each class; a 500-image subset has about 50 a class.
+            .Replace("\"skip_per_class\": 500", "\"skip_per_class\": 10", StringComparison.Ordinal)
+            .Replace("\"per_class\": 500", "\"per_class\": 10", StringComparison.Ordinal);
         _dir.WriteText("datasets/fashion-mnist/dataset.json", definition);
         var pipeline = Open("fashion-mnist");
 
@@ -477,9 +480,11 @@ public sealed class DatasetPipelineTests : IDisposable
         var written = File.ReadAllLines(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt"));
         Assert.Equal(10, written.Length);
         Assert.Contains("Ankle boot", written);
-        Assert.Equal(count, Shards.ReadSplit(Records(pipeline), "train").Count);
+        Assert.Equal(count - 100, Shards.ReadSplit(Records(pipeline), "train").Count);
+        Assert.Equal(100, Shards.ReadSplit(Records(pipeline), "validation").Count);
         Assert.Equal(10_000, Shards.ReadSplit(Records(pipeline), "test").Count);
-        var first = Shards.ReadSplit(Records(pipeline), "train").First(e => e.Text("image/filename") == "train-00000.png");
+        // The first image of the file is the first of its class: validation's.
+        var first = Shards.ReadSplit(Records(pipeline), "validation").First(e => e.Text("image/filename") == "train-00000.png");
         using var image = Image.Load<L8>(first.Bytes("image/encoded"));
         Assert.Equal(images.Data[..784], Enumerable.Range(0, 784).Select(i => image[i % 28, i / 28].PackedValue));
     }
