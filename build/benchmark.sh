@@ -5,7 +5,7 @@
 #   - a no-op ./build.sh --target=Records (everything fresh), whole command, build.sh's checks included
 #   - training throughput from shards against tensors in memory, and this process's peak memory
 #   - the REST server on the default model's export (when one is built): start time, latency, throughput, memory
-# With --train it also retrains the default model from scratch (about 10 minutes) and prints its test
+# With --train it also retrains the default model from scratch (about 14 minutes) and prints its test
 # accuracy, training minutes and the Train stage's peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -24,7 +24,8 @@ internal static class TrainBenchmark
         var records = RecordsManifest.Read(Path.Combine(pipeline.ArtifactsDirectory, RecordsStage.Output));
         var input = InputSpec.From(train) with { Channels = ModelFactory.InputChannels(train) };
         var data = new RecordPipeline(records.ShardPaths("train"), input, PipelineOptions.From(train, workers: 1));
-        torch.set_num_threads(train.Threads > 0 ? train.Threads : Environment.ProcessorCount);
+        // One process: a dataset that trains on several (train.distributed) is measured on all the cores in this one.
+        torch.set_num_threads(train.Threads > 0 && train.Distributed.Processes == 1 ? train.Threads : Environment.ProcessorCount);
         var classes = File.ReadAllLines(Path.Combine(pipeline.ArtifactsDirectory, "labels.txt")).Length;
 
         // In memory: a few real batches, decoded once, cycled.
@@ -40,7 +41,7 @@ internal static class TrainBenchmark
         var warmup = Math.Min(20, steps / 5);
         var memory = Measure(train, classes, steps, warmup, step => cached[step % cached.Count], null);
         var disk = Measure(train, classes, steps, warmup, null, data);
-        Console.WriteLine($"train {train.Model} batch {train.BatchSize}, {steps} steps after {warmup} warm-up, {torch.get_num_threads()} threads:");
+        Console.WriteLine($"train {train.Model} batch {train.BatchSize}, {steps} steps after {warmup} warm-up, one process of {torch.get_num_threads()} threads:");
         Console.WriteLine($"  from tensors in memory: {memory:F0} images/s");
         Console.WriteLine($"  from shards on disk:    {disk:F0} images/s");
         Console.WriteLine($"  ratio disk/memory: {disk / memory:F3} (goal: at least 0.90)");
