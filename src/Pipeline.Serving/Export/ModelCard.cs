@@ -136,6 +136,12 @@ public sealed record ModelCard(
         {
             throw new PipelineException($"field \"input\": {e.Message}", path, e);
         }
+        var flip = json["inference"] switch
+        {
+            null => false,
+            JsonObject inference when inference["flip"] is JsonValue value && value.GetValueKind() is JsonValueKind.True or JsonValueKind.False => value.GetValue<bool>(),
+            _ => throw new PipelineException("field \"inference\" is not an object with \"flip\": true or false", path),
+        };
         return new ModelCard(
             Text(json["dataset"], "dataset"),
             Text(json["architecture"], "architecture"),
@@ -143,7 +149,7 @@ public sealed record ModelCard(
             spec,
             json["metrics"] as JsonObject ?? [],
             json["lineage"] as JsonObject ?? [],
-            json["inference"]?["flip"] is JsonValue flip && flip.GetValueKind() == JsonValueKind.True);
+            flip);
     }
 
     /// <summary>The double a float was written as in dataset.json (0.286, not 0.28600001335144043).</summary>

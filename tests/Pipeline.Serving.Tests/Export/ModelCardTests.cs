@@ -36,6 +36,31 @@ public sealed class ModelCardTests : IDisposable
     }
 
     [Fact]
+    public void Flip_at_inference_is_written_only_when_set_and_read_back()
+    {
+        var card = new ModelCard("fashion", "vgg7", ["a", "b"], new(1, 28, [0.3f], [0.35f]), [], [], Flip: true);
+        TinyExport.WriteCard(_folder, card);
+        Assert.True(ModelCard.Read(_folder).Flip);
+
+        TinyExport.WriteCard(_folder, card with { Flip = false });
+        Assert.False(ModelCard.Read(_folder).Flip);
+        Assert.DoesNotContain("inference", File.ReadAllText(CardPath), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"yes\"")]
+    [InlineData("{ \"flip\": 1 }")]
+    public void Bad_inference_field_is_refused_naming_it(string inference)
+    {
+        Edit(json => json["inference"] = JsonNode.Parse(inference));
+
+        var error = Assert.Throws<PipelineException>(() => ModelCard.Read(_folder));
+
+        Assert.Equal(CardPath, error.Location);
+        Assert.Contains("field \"inference\"", error.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Card_of_another_format_is_refused_naming_both_formats()
     {
         Edit(json => json["format"] = "pipeline-export/2");
