@@ -483,8 +483,8 @@ public sealed class DatasetPipelineTests : IDisposable
         Assert.Equal(count - 100, Shards.ReadSplit(Records(pipeline), "train").Count);
         Assert.Equal(100, Shards.ReadSplit(Records(pipeline), "validation").Count);
         Assert.Equal(10_000, Shards.ReadSplit(Records(pipeline), "test").Count);
-        // The first image of the file is the first of its class: validation's.
-        var first = Shards.ReadSplit(Records(pipeline), "validation").First(e => e.Text("image/filename") == "train-00000.png");
+        // The first image of the file is the first of its class: validation's, named by split and index.
+        var first = Shards.ReadSplit(Records(pipeline), "validation").First(e => e.Text("image/filename") == "validation-00000.png");
         using var image = Image.Load<L8>(first.Bytes("image/encoded"));
         Assert.Equal(images.Data[..784], Enumerable.Range(0, 784).Select(i => image[i % 28, i / 28].PackedValue));
     }

@@ -232,7 +232,7 @@ public sealed class DatasetLoaderTests : IDisposable
     [InlineData("train", "\"threads\": -1", "train.threads is -1;")]
     [InlineData("train", "\"train_steps\": -5", "train.train_steps is -5;")]
     [InlineData("train", "\"epochs\": 0", "train.epochs is 0;")]
-    [InlineData("train", "\"model\": \"resnet9000\"", "train.model is \"resnet9000\"; use one of: cnn, resnet8, resnet14, resnet20, resnet18, resnet34, resnet50")]
+    [InlineData("train", "\"model\": \"resnet9000\"", "train.model is \"resnet9000\"; use one of: cnn, vgg7, resnet8, resnet14, resnet20, resnet18, resnet34, resnet50")]
     [InlineData("train", "\"optimizer\": { \"name\": \"adamx\" }", "train.optimizer.name is \"adamx\"; use one of: sgd, adamw")]
     [InlineData("train", "\"label_smoothing\": 1.5", "train.label_smoothing is 1.5;")]
     [InlineData("train", "\"eval_split\": \"validation\"", "train.eval_split is \"validation\", which the source does not have; its splits: train, test")]

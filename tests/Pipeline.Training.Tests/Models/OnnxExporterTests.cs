@@ -74,9 +74,12 @@ public sealed class OnnxExporterTests
         }
         var actual = RunOnnx(onnx, images.data<float>().ToArray(), [3, channels, size, size]);
 
-        Assert.True(flipped.Zip(actual, (e, a) => Math.Abs(e - a)).Max() <= 1e-4);
-        // The mirror image changes the answer, so agreeing above is not agreeing with the network alone.
-        Assert.True(alone.Zip(actual, (e, a) => Math.Abs(e - a)).Max() > 1e-3);
+        var agree = flipped.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        var apart = alone.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        Assert.True(agree <= 1e-4, $"largest difference from TorchSharp's flip average {agree}");
+        // The mirror image changes the answer, by far more than the runtimes differ: agreeing above is not agreeing
+        // with the network alone.
+        Assert.True(apart > 100 * agree && apart > 1e-5, $"largest difference from the network alone {apart}, from the flip average {agree}");
     }
 
     [Fact]
